@@ -1,0 +1,51 @@
+// Per-location configuration of ngx_http_captain_module and its merge across levels.
+#pragma once
+
+#include "ngx_module/glue/ngx.h"
+
+namespace captain::glue {
+
+// One header of a compiled security policy, ready for the response filter: plain data in the
+// configuration pool, no C++ objects.
+struct PolicyHeader {
+  ngx_str_t name;
+  ngx_str_t value;
+  bool hide;       // strip from upstream responses instead of adding
+  bool if_absent;  // keep an upstream value
+  bool tls_only;   // Strict-Transport-Security
+};
+
+struct CompiledPolicy {
+  PolicyHeader* entries;
+  ngx_uint_t count;
+};
+
+// Declared by captain_security_header at one level (config time only).
+struct HeaderDirective {
+  ngx_str_t name;
+  ngx_str_t value;
+  ngx_uint_t if_absent;
+};
+
+// POD: nginx's offsetof-based setters write these fields.
+struct LocConf {
+  ngx_flag_t request_id;
+  ngx_uint_t request_id_format;  // captain::RequestIdFormat
+  ngx_flag_t response_time;
+  ngx_flag_t trace;
+  ngx_uint_t trace_sample_ppm;
+  ngx_flag_t security_headers;
+
+  ngx_array_t* header_directives;  // HeaderDirective declared at this level, or NULL
+  ngx_array_t* hide_directives;    // ngx_str_t declared at this level, or NULL
+  CompiledPolicy* policy;          // effective policy; shared with the parent when unchanged
+};
+
+void* create_loc_conf(ngx_conf_t* cf) noexcept;
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept;
+
+inline LocConf* loc_conf(ngx_http_request_t* r) noexcept {
+  return static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_captain_module));
+}
+
+}  // namespace captain::glue

@@ -1,0 +1,85 @@
+// ngx_http_captain_module: directive table, configuration hooks and worker start-up. Feature
+// logic lives in ngx_module/core (plain C++); each glue file wires one feature into nginx.
+#include "ngx_module/glue/directives.h"
+#include "ngx_module/glue/loc_conf.h"
+#include "ngx_module/glue/ngx.h"
+#include "ngx_module/glue/request_ctx.h"
+#include "ngx_module/glue/response_headers.h"
+#include "ngx_module/glue/upstream_headers.h"
+#include "ngx_module/glue/variables.h"
+
+namespace captain::glue {
+
+namespace {
+
+constexpr ngx_uint_t kAnyLevel = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+ngx_command_t g_commands[] = {
+    {ngx_string("captain_request_id"), kAnyLevel | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, request_id), nullptr},
+
+    {ngx_string("captain_request_id_format"), kAnyLevel | NGX_CONF_TAKE1, set_request_id_format,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
+    {ngx_string("captain_response_time"), kAnyLevel | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, response_time), nullptr},
+
+    {ngx_string("captain_trace"), kAnyLevel | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, trace), nullptr},
+
+    {ngx_string("captain_trace_sample_rate"), kAnyLevel | NGX_CONF_TAKE1, set_trace_sample_rate,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
+    {ngx_string("captain_security_headers"), kAnyLevel | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, security_headers), nullptr},
+
+    {ngx_string("captain_security_header"), kAnyLevel | NGX_CONF_TAKE23, add_security_header,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
+    {ngx_string("captain_hide_header"), kAnyLevel | NGX_CONF_1MORE, add_hide_header,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
+    ngx_null_command,
+};
+
+ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
+  return add_variables(cf);
+}
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
+  if (init_upstream_headers(cf) != NGX_OK) return NGX_ERROR;
+  return init_response_headers(cf);
+}
+
+ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
+  seed_id_generator(cycle->log);
+  return NGX_OK;
+}
+
+ngx_http_module_t g_module_ctx = {
+    preconfiguration, postconfiguration,
+    nullptr,  // create main configuration
+    nullptr,  // init main configuration
+    nullptr,  // create server configuration
+    nullptr,  // merge server configuration
+    create_loc_conf,  merge_loc_conf,
+};
+
+}  // namespace
+
+}  // namespace captain::glue
+
+ngx_module_t ngx_http_captain_module = {
+    NGX_MODULE_V1,
+    &captain::glue::g_module_ctx,
+    captain::glue::g_commands,
+    NGX_HTTP_MODULE,
+    nullptr,                      // init master
+    nullptr,                      // init module
+    captain::glue::init_process,  // init process
+    nullptr,                      // init thread
+    nullptr,                      // exit thread
+    nullptr,                      // exit process
+    nullptr,                      // exit master
+    NGX_MODULE_V1_PADDING,
+};

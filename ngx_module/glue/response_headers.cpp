@@ -1,0 +1,167 @@
+#include "ngx_module/glue/response_headers.h"
+
+#include <cstdint>
+
+#include "ngx_module/glue/header_list.h"
+#include "ngx_module/glue/loc_conf.h"
+#include "ngx_module/glue/request_ctx.h"
+
+namespace captain::glue {
+
+namespace {
+
+ngx_http_output_header_filter_pt g_next_header_filter;
+
+const ngx_str_t kRequestIdName = ngx_string("X-Request-ID");
+const ngx_str_t kTraceparentName = ngx_string("traceparent");
+const ngx_str_t kResponseTimeName = ngx_string("X-Response-Time");
+const ngx_str_t kServerName = ngx_string("Server");
+
+// A header this filter puts on the response, and whether the response already had one.
+struct Wanted {
+  ngx_str_t name;
+  ngx_str_t value;
+  bool if_absent;
+  bool found;
+};
+
+bool over_tls(ngx_http_request_t* r) noexcept {
+#if (NGX_SSL || NGX_COMPAT)
+  return r->connection->ssl != nullptr;
+#else
+  return false;
+#endif
+}
+
+ngx_str_t response_time_value(ngx_http_request_t* r) noexcept {
+  // nginx's cached clock, the same one $request_time uses: millisecond resolution, no syscall.
+  const ngx_time_t* now = ngx_timeofday();
+  ngx_msec_int_t ms = static_cast<ngx_msec_int_t>(
+      (now->sec - r->start_sec) * 1000 +
+      (static_cast<ngx_msec_int_t>(now->msec) - static_cast<ngx_msec_int_t>(r->start_msec)));
+  if (ms < 0) ms = 0;
+
+  auto* buf = static_cast<u_char*>(ngx_pnalloc(r->pool, NGX_INT64_LEN + 2));
+  if (buf == nullptr) return ngx_str_t{0, nullptr};
+  const u_char* end = ngx_sprintf(buf, "%Mms", static_cast<ngx_msec_t>(ms));
+  return ngx_str_t{static_cast<size_t>(end - buf), buf};
+}
+
+// Rewrites the first header of the response matching a wanted one and drops the duplicates,
+// so the client sees one value; headers the policy hides are dropped. hash = 0 is nginx's
+// "deleted" mark: the HTTP/1 and HTTP/2 writers skip such headers.
+void edit_existing(ngx_list_t* headers, Wanted* wanted, ngx_uint_t wanted_count,
+                   const CompiledPolicy* policy, std::uint64_t* policy_found) noexcept {
+  for_each_header(headers, [&](ngx_table_elt_t& h) {
+    if (h.hash == 0) return;
+
+    for (ngx_uint_t i = 0; i < wanted_count; ++i) {
+      Wanted& w = wanted[i];
+      if (!header_is(h, w.name)) continue;
+      if (!w.found) {
+        w.found = true;
+        h.value = w.value;
+      } else {
+        h.hash = 0;
+      }
+      return;
+    }
+
+    if (policy == nullptr) return;
+    for (ngx_uint_t i = 0; i < policy->count; ++i) {
+      const PolicyHeader& p = policy->entries[i];
+      if (!header_is(h, p.name)) continue;
+      const std::uint64_t bit = std::uint64_t{1} << i;
+      if (p.hide) {
+        h.hash = 0;
+      } else if (p.if_absent) {
+        *policy_found |= bit;
+      } else if (!(*policy_found & bit)) {
+        *policy_found |= bit;
+        h.key = p.name;
+        h.value = p.value;
+      } else {
+        h.hash = 0;
+      }
+      return;
+    }
+  });
+}
+
+ngx_int_t add_policy_headers(ngx_http_request_t* r, const CompiledPolicy* policy,
+                             std::uint64_t found) noexcept {
+  const bool tls = over_tls(r);
+  for (ngx_uint_t i = 0; i < policy->count; ++i) {
+    const PolicyHeader& p = policy->entries[i];
+    if (p.hide) {
+      // nginx writes its own Server header unless headers_out.server points at a header;
+      // pointing it at a deleted one suppresses it.
+      if (r->headers_out.server == nullptr && same_header_name(p.name, kServerName)) {
+        ngx_table_elt_t* h = push_response_header(r, p.name, ngx_str_t{0, nullptr});
+        if (h == nullptr) return NGX_ERROR;
+        h->hash = 0;
+        r->headers_out.server = h;
+      }
+      continue;
+    }
+    if ((found & (std::uint64_t{1} << i)) || (p.tls_only && !tls)) continue;
+    if (push_response_header(r, p.name, p.value) == nullptr) return NGX_ERROR;
+  }
+  return NGX_OK;
+}
+
+ngx_int_t captain_header_filter(ngx_http_request_t* r) noexcept {
+  if (r != r->main) return g_next_header_filter(r);
+
+  const LocConf* lcf = loc_conf(r);
+  const CompiledPolicy* policy =
+      lcf->security_headers && lcf->policy != nullptr && lcf->policy->count != 0 ? lcf->policy
+                                                                                 : nullptr;
+  if (!lcf->request_id && !lcf->trace && !lcf->response_time && policy == nullptr) {
+    return g_next_header_filter(r);
+  }
+
+  Wanted wanted[3];
+  ngx_uint_t wanted_count = 0;
+
+  if (lcf->request_id || lcf->trace) {
+    RequestCtx* ctx = request_ctx(r);
+    if (ctx == nullptr) return NGX_ERROR;
+    if (lcf->request_id) {
+      wanted[wanted_count++] = Wanted{kRequestIdName, *ensure_request_id(r, ctx), false, false};
+    }
+    if (lcf->trace) {
+      if (!ensure_trace(r, ctx)) return NGX_ERROR;
+      wanted[wanted_count++] = Wanted{
+          kTraceparentName, to_ngx_str(ctx->traceparent, sizeof(ctx->traceparent)), false, false};
+    }
+  }
+  if (lcf->response_time) {
+    const ngx_str_t value = response_time_value(r);
+    if (value.data == nullptr) return NGX_ERROR;
+    wanted[wanted_count++] = Wanted{kResponseTimeName, value, false, false};
+  }
+
+  std::uint64_t policy_found = 0;
+  edit_existing(&r->headers_out.headers, wanted, wanted_count, policy, &policy_found);
+
+  for (ngx_uint_t i = 0; i < wanted_count; ++i) {
+    if (!wanted[i].found && push_response_header(r, wanted[i].name, wanted[i].value) == nullptr) {
+      return NGX_ERROR;
+    }
+  }
+  if (policy != nullptr && add_policy_headers(r, policy, policy_found) != NGX_OK) {
+    return NGX_ERROR;
+  }
+  return g_next_header_filter(r);
+}
+
+}  // namespace
+
+ngx_int_t init_response_headers(ngx_conf_t*) noexcept {
+  g_next_header_filter = ngx_http_top_header_filter;
+  ngx_http_top_header_filter = captain_header_filter;
+  return NGX_OK;
+}
+
+}  // namespace captain::glue

@@ -1,0 +1,53 @@
+// W3C Trace Context `traceparent`: strict parsing and formatting
+// (https://www.w3.org/TR/trace-context/#traceparent-header).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace captain::trace {
+
+using TraceId = std::array<std::uint8_t, 16>;
+using SpanId = std::array<std::uint8_t, 8>;
+
+inline constexpr std::uint8_t kFlagSampled = 0x01;
+
+// "00-" + 32 hex + "-" + 16 hex + "-" + 2 hex
+inline constexpr std::size_t kTraceparentLength = 55;
+
+struct TraceParent {
+  std::uint8_t version = 0;
+  TraceId trace_id{};
+  SpanId parent_id{};
+  std::uint8_t flags = 0;
+
+  bool sampled() const noexcept { return (flags & kFlagSampled) != 0; }
+};
+
+// Parses one traceparent field value. Surrounding optional whitespace (SP / HTAB) is ignored.
+// Returns nullopt when the spec says to ignore the header and restart the trace:
+//   * version not two lowercase hex digits followed by '-', or version "ff";
+//   * any id or flags field not lowercase hex of the exact length, or a missing '-';
+//   * an all-zero trace-id or parent-id;
+//   * version 00 with anything after the flags;
+//   * a higher version shorter than 55 characters, or whose flags are followed by something
+//     other than '-' (fields a future version appends after a '-' are ignored).
+std::optional<TraceParent> parse_traceparent(std::string_view value) noexcept;
+
+// Writes "00-<trace-id>-<span-id>-<flags>" (exactly kTraceparentLength chars, no terminator).
+// Only the sampled flag is emitted: the spec requires vendors to zero flags they do not know.
+void format_traceparent(const TraceId& trace_id, const SpanId& span_id, bool sampled,
+                        char* out) noexcept;
+
+template <std::size_t N>
+bool is_all_zero(const std::array<std::uint8_t, N>& id) noexcept {
+  for (auto b : id) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace captain::trace
