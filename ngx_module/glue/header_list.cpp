@@ -1,40 +1,8 @@
 #include "ngx_module/glue/header_list.h"
 
+#include "ngx_module/core/list_removal.h"
+
 namespace captain::glue {
-
-namespace {
-
-// Removes element `index` of `part` without moving any element: other modules hold pointers
-// into the request's header list (r->headers_in.host and friends), so the part is split around
-// the element instead of compacting it. ngx_list_push assumes the last part has room for
-// `nalloc` elements from its start; a tail split off the last part does not, so a fresh part
-// becomes the last one. Removal is rare (duplicate or forged headers), the extra part is small.
-bool remove_element(ngx_list_t* list, ngx_list_part_t* part, ngx_uint_t index) noexcept {
-  const ngx_uint_t tail = part->nelts - index - 1;
-  part->nelts = index;
-  if (tail == 0) return true;
-
-  auto* rest = static_cast<ngx_list_part_t*>(ngx_palloc(list->pool, sizeof(ngx_list_part_t)));
-  if (rest == nullptr) return false;
-  rest->elts = static_cast<char*>(part->elts) + (index + 1) * list->size;
-  rest->nelts = tail;
-  rest->next = part->next;
-  part->next = rest;
-
-  if (list->last == part) {
-    auto* fresh = static_cast<ngx_list_part_t*>(ngx_palloc(list->pool, sizeof(ngx_list_part_t)));
-    if (fresh == nullptr) return false;
-    fresh->elts = ngx_palloc(list->pool, list->nalloc * list->size);
-    if (fresh->elts == nullptr) return false;
-    fresh->nelts = 0;
-    fresh->next = nullptr;
-    rest->next = fresh;
-    list->last = fresh;
-  }
-  return true;
-}
-
-}  // namespace
 
 HeaderName make_header_name(const char* name, const char* lowcase) noexcept {
   HeaderName h;
@@ -52,20 +20,27 @@ ngx_int_t set_request_header(ngx_http_request_t* r, const HeaderName& name,
                              ngx_str_t value) noexcept {
   ngx_list_t* list = &r->headers_in.headers;
   ngx_table_elt_t* kept = nullptr;
+  auto allocate = [list](std::size_t bytes) { return ngx_palloc(list->pool, bytes); };
 
-  for (ngx_list_part_t* part = &list->part; part != nullptr; part = part->next) {
-    auto* elts = static_cast<ngx_table_elt_t*>(part->elts);
-    for (ngx_uint_t i = 0; i < part->nelts; ++i) {
-      if (!header_is(elts[i], name.name)) continue;
-      if (kept == nullptr && value.len != 0) {
-        kept = &elts[i];
-        kept->value = value;
-        continue;
-      }
-      // The elements after i now sit in part->next; the outer loop continues there.
-      if (!remove_element(list, part, i)) return NGX_ERROR;
-      break;
+  ListCursor<ngx_list_part_t> at{nullptr, &list->part, 0};
+  while (at.part != nullptr) {
+    if (at.index >= at.part->nelts) {
+      at = {at.part, at.part->next, 0};
+      continue;
     }
+    ngx_table_elt_t& h = static_cast<ngx_table_elt_t*>(at.part->elts)[at.index];
+    if (!header_is(h, name.name)) {
+      ++at.index;
+      continue;
+    }
+    if (kept == nullptr && value.len != 0) {
+      kept = &h;
+      kept->value = value;
+      ++at.index;
+      continue;
+    }
+    // A duplicate, or a header to drop: removed without moving any other header.
+    if (!remove_list_element(*list, at.prev, at.part, at.index, allocate, &at)) return NGX_ERROR;
   }
 
   if (kept != nullptr || value.len == 0) return NGX_OK;

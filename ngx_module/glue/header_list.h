@@ -32,7 +32,7 @@ void for_each_header(ngx_list_t* list, Visit visit) {
 }
 
 // Makes the request carry exactly one `name` header with `value` (none when value is empty):
-// the first existing one is rewritten in place, further ones are removed. Returns NGX_ERROR
+// the first existing one is rewritten in place, further ones are removed (list_removal.h). Returns NGX_ERROR
 // only when the pool is exhausted.
 ngx_int_t set_request_header(ngx_http_request_t* r, const HeaderName& name,
                              ngx_str_t value) noexcept;
