@@ -177,6 +177,25 @@ def test_signal_exits_0_promptly_and_logs_stop_line(start_controller, sig):
     assert_not_connectable(port)
 
 
+def test_sigterm_with_idle_keep_alive_client_exits_0_promptly(start_controller):
+    # An idle keep-alive connection is waited out, not cut; the keep-alive timeout bounds it.
+    port = free_port()
+    controller = start_controller("--listen", f"127.0.0.1:{port}")
+    controller.wait_connectable(port)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/health/live")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.getheader("Connection", "").lower() != "close"
+        response.read()
+
+        controller.proc.send_signal(signal.SIGTERM)
+        assert controller.wait(timeout=STOP_DEADLINE_S) == 0
+    finally:
+        conn.close()
+
+
 def test_sigterm_right_after_start_still_exits_0(start_controller):
     # The signal may land before the accept loop runs; it must not be lost.
     port = free_port()
