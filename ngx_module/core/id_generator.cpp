@@ -6,13 +6,26 @@
 
 namespace captain {
 
+namespace {
+
+// SplitMix64: spreads arbitrary seed words over the whole state (Vigna's recommended seeding
+// for xoshiro), so similar seeds — or a weak fallback seed — still give unrelated streams.
+std::uint64_t splitmix64(std::uint64_t& x) noexcept {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
 void IdGenerator::seed(const std::array<std::uint64_t, 4>& seed_words) noexcept {
-  std::seed_seq seq{
-      static_cast<std::uint32_t>(seed_words[0]), static_cast<std::uint32_t>(seed_words[0] >> 32),
-      static_cast<std::uint32_t>(seed_words[1]), static_cast<std::uint32_t>(seed_words[1] >> 32),
-      static_cast<std::uint32_t>(seed_words[2]), static_cast<std::uint32_t>(seed_words[2] >> 32),
-      static_cast<std::uint32_t>(seed_words[3]), static_cast<std::uint32_t>(seed_words[3] >> 32)};
-  engine_.seed(seq);
+  std::uint64_t mix = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    mix ^= seed_words[i];
+    s_[i] = splitmix64(mix);
+  }
+  if ((s_[0] | s_[1] | s_[2] | s_[3]) == 0) s_[0] = 1;
 }
 
 bool IdGenerator::seed_from_os() noexcept {

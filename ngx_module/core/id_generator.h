@@ -4,15 +4,18 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <random>
+#include <cstring>
 
 namespace captain {
 
-// A userspace generator seeded once per worker from the kernel's CSPRNG. Calling RAND_bytes or
-// getrandom() per request costs far more than the rest of our per-request work (nginx itself
-// moved $request_id off RAND_bytes for that reason); ids need to be unique and unguessable
-// enough for correlation, not secret. std::mt19937_64 is the standard library's maintained
-// generator: ~2 ns per 64 bits, 2^19937 period, so no hand-written PRNG is needed.
+// xoshiro256** (Blackman & Vigna, 2018), seeded once per worker from the kernel's CSPRNG.
+//
+// Why not a library: RAND_bytes or getrandom() per request cost more than the rest of the
+// module's per-request work (nginx moved $request_id off RAND_bytes for that reason), and the
+// standard library's std::mt19937_64 measured ~30 instructions per draw plus a 2.5 KB state
+// to keep in cache, against ~10 here with 32 bytes; its small generators (minstd) are 31-bit
+// LCGs with visible patterns. Ids need to be unique and unguessable enough for correlation,
+// not secret; xoshiro256** has a 2^256 - 1 period and passes BigCrush.
 class IdGenerator {
  public:
   // Seeds from getrandom(). Returns false if the kernel gave no entropy (then a time/pid
@@ -20,16 +23,23 @@ class IdGenerator {
   bool seed_from_os() noexcept;
   void seed(const std::array<std::uint64_t, 4>& seed_words) noexcept;
 
-  std::uint64_t next() noexcept { return engine_(); }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
 
   template <std::size_t N>
   void fill(std::array<std::uint8_t, N>& out) noexcept {
     for (std::size_t i = 0; i < N; i += 8) {
-      std::uint64_t word = engine_();
-      for (std::size_t j = i; j < N && j < i + 8; ++j) {
-        out[j] = static_cast<std::uint8_t>(word);
-        word >>= 8;
-      }
+      const std::uint64_t word = next();
+      std::memcpy(out.data() + i, &word, N - i < 8 ? N - i : 8);
     }
   }
 
@@ -47,6 +57,8 @@ class IdGenerator {
   }
 
  private:
+  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+
   template <std::size_t N>
   static bool all_zero(const std::array<std::uint8_t, N>& a) noexcept {
     for (auto b : a) {
@@ -55,7 +67,9 @@ class IdGenerator {
     return true;
   }
 
-  std::mt19937_64 engine_;
+  // Never all zero (the one state xoshiro cannot leave); seed() guarantees it.
+  std::uint64_t s_[4] = {0x9e3779b97f4a7c15ULL, 0xbf58476d1ce4e5b9ULL, 0x94d049bb133111ebULL,
+                         0x2545f4914f6cdd1dULL};
 };
 
 }  // namespace captain

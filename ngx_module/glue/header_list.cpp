@@ -16,6 +16,26 @@ bool same_header_name(const ngx_str_t& a, const ngx_str_t& b) noexcept {
   return a.len == b.len && ngx_strncasecmp(a.data, b.data, b.len) == 0;
 }
 
+namespace {
+
+ngx_int_t push_request_header(ngx_http_request_t* r, const HeaderName& name,
+                              ngx_str_t value) noexcept {
+  ngx_list_t* list = &r->headers_in.headers;
+  if (list->pool == nullptr && ngx_list_init(list, r->pool, 4, sizeof(ngx_table_elt_t)) != NGX_OK) {
+    return NGX_ERROR;
+  }
+  auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
+  if (h == nullptr) return NGX_ERROR;
+  *h = ngx_table_elt_t{};
+  h->hash = name.hash;
+  h->key = name.name;
+  h->lowcase_key = name.lowcase.data;
+  h->value = value;
+  return NGX_OK;
+}
+
+}  // namespace
+
 ngx_int_t set_request_header(ngx_http_request_t* r, const HeaderName& name,
                              ngx_str_t value) noexcept {
   ngx_list_t* list = &r->headers_in.headers;
@@ -44,17 +64,35 @@ ngx_int_t set_request_header(ngx_http_request_t* r, const HeaderName& name,
   }
 
   if (kept != nullptr || value.len == 0) return NGX_OK;
+  return push_request_header(r, name, value);
+}
 
-  if (list->pool == nullptr && ngx_list_init(list, r->pool, 4, sizeof(ngx_table_elt_t)) != NGX_OK) {
-    return NGX_ERROR;
+ngx_int_t replace_request_header(ngx_http_request_t* r, const HeaderName& name,
+                                 ngx_table_elt_t* first, ngx_uint_t count,
+                                 ngx_str_t value) noexcept {
+  if (count == 0) return value.len == 0 ? NGX_OK : push_request_header(r, name, value);
+  if (count == 1 && value.len != 0) {
+    first->value = value;
+    return NGX_OK;
   }
-  auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
-  if (h == nullptr) return NGX_ERROR;
-  ngx_memzero(h, sizeof(ngx_table_elt_t));
-  h->hash = name.hash;
-  h->key = name.name;
-  h->lowcase_key = name.lowcase.data;
-  h->value = value;
+  return set_request_header(r, name, value);
+}
+
+ngx_int_t append_response_headers(ngx_http_request_t* r, const ngx_table_elt_t* headers,
+                                  ngx_uint_t count) noexcept {
+  ngx_list_t* list = &r->headers_out.headers;
+  ngx_list_part_t* last = list->last;
+  if (last->nelts + count <= list->nalloc) {
+    ngx_memcpy(static_cast<ngx_table_elt_t*>(last->elts) + last->nelts, headers,
+               count * sizeof(ngx_table_elt_t));
+    last->nelts += count;
+    return NGX_OK;
+  }
+  for (ngx_uint_t i = 0; i < count; ++i) {
+    auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
+    if (h == nullptr) return NGX_ERROR;
+    *h = headers[i];
+  }
   return NGX_OK;
 }
 
@@ -62,7 +100,7 @@ ngx_table_elt_t* push_response_header(ngx_http_request_t* r, ngx_str_t name,
                                       ngx_str_t value) noexcept {
   auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
   if (h == nullptr) return nullptr;
-  ngx_memzero(h, sizeof(ngx_table_elt_t));
+  *h = ngx_table_elt_t{};
   h->hash = 1;
   h->key = name;
   h->value = value;

@@ -32,10 +32,21 @@ void for_each_header(ngx_list_t* list, Visit visit) {
 }
 
 // Makes the request carry exactly one `name` header with `value` (none when value is empty):
-// the first existing one is rewritten in place, further ones are removed (list_removal.h). Returns NGX_ERROR
-// only when the pool is exhausted.
+// the first existing one is rewritten in place, further ones are removed (list_removal.h). Returns
+// NGX_ERROR only when the pool is exhausted.
 ngx_int_t set_request_header(ngx_http_request_t* r, const HeaderName& name,
                              ngx_str_t value) noexcept;
+
+// Like set_request_header, for a header whose incoming copies are already known: one copy is
+// rewritten in place and none is pushed without walking the list; duplicates take the walk.
+ngx_int_t replace_request_header(ngx_http_request_t* r, const HeaderName& name,
+                                 ngx_table_elt_t* first, ngx_uint_t count,
+                                 ngx_str_t value) noexcept;
+
+// Appends copies of `count` headers to the response, taking the slots in one go when the list's
+// last part has room for all of them (the slots count ngx_list_push calls would hand out).
+ngx_int_t append_response_headers(ngx_http_request_t* r, const ngx_table_elt_t* headers,
+                                  ngx_uint_t count) noexcept;
 
 // Appends a response header.
 ngx_table_elt_t* push_response_header(ngx_http_request_t* r, ngx_str_t name,

@@ -54,6 +54,21 @@ bool copy_to_pool(ngx_pool_t* pool, std::string_view text, ngx_str_t* out) noexc
   return true;
 }
 
+bool build_block(ngx_conf_t* cf, const CompiledPolicy& policy, bool tls, HeaderBlock* block) {
+  block->elts = static_cast<ngx_table_elt_t*>(
+      ngx_pcalloc(cf->pool, sizeof(ngx_table_elt_t) * (policy.count + 1)));
+  if (block->elts == nullptr) return false;
+  for (ngx_uint_t i = 0; i < policy.count; ++i) {
+    const PolicyHeader& e = policy.entries[i];
+    if (e.hide || (e.tls_only && !tls)) continue;
+    ngx_table_elt_t& h = block->elts[block->count++];
+    h.hash = 1;
+    h.key = e.name;
+    h.value = e.value;
+  }
+  return true;
+}
+
 CompiledPolicy* compile(ngx_conf_t* cf, const HeaderPolicy& policy) {
   const std::size_t count = policy.headers.size() + policy.hidden.size();
   if (count > kMaxPolicyEntries) {
@@ -75,6 +90,7 @@ CompiledPolicy* compile(ngx_conf_t* cf, const HeaderPolicy& policy) {
     PolicyHeader& e = compiled->entries[compiled->count++];
     if (!copy_to_pool(cf->pool, name, &e.name)) return nullptr;
     e.hide = true;
+    e.hides_server = header_names_equal(name, "Server");
   }
   for (const auto& h : policy.headers) {
     PolicyHeader& e = compiled->entries[compiled->count++];
@@ -83,6 +99,14 @@ CompiledPolicy* compile(ngx_conf_t* cf, const HeaderPolicy& policy) {
     }
     e.if_absent = h.action == HeaderAction::set_if_absent;
     e.tls_only = is_tls_only_header(h.name);
+  }
+
+  for (ngx_uint_t i = 0; i < compiled->count; ++i) {
+    compiled->hides_server = compiled->hides_server || compiled->entries[i].hides_server;
+  }
+  if (!build_block(cf, *compiled, false, &compiled->plain) ||
+      !build_block(cf, *compiled, true, &compiled->tls)) {
+    return nullptr;
   }
   return compiled;
 }

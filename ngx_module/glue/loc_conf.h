@@ -10,14 +10,25 @@ namespace captain::glue {
 struct PolicyHeader {
   ngx_str_t name;
   ngx_str_t value;
-  bool hide;       // strip from upstream responses instead of adding
-  bool if_absent;  // keep an upstream value
-  bool tls_only;   // Strict-Transport-Security
+  bool hide;          // strip from upstream responses instead of adding
+  bool hides_server;  // hiding "Server" also suppresses the one nginx writes itself
+  bool if_absent;     // keep an upstream value
+  bool tls_only;      // Strict-Transport-Security
+};
+
+// Headers as ready-made response header list elements, copied into a response in one go.
+struct HeaderBlock {
+  ngx_table_elt_t* elts;
+  ngx_uint_t count;
 };
 
 struct CompiledPolicy {
-  PolicyHeader* entries;
+  PolicyHeader* entries;  // hidden names first, then headers to add
   ngx_uint_t count;
+  // What the policy adds to a response that has none of its headers yet (the common case).
+  HeaderBlock plain;  // over plain HTTP: without the TLS-only headers
+  HeaderBlock tls;
+  bool hides_server;
 };
 
 // Declared by captain_security_header at one level (config time only).

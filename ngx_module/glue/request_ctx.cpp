@@ -23,14 +23,18 @@ const ngx_str_t kTracestateHeader = ngx_string("tracestate");
 // to clean.
 void ctx_tag(void*) {}
 
+void note(IncomingHeader& in, ngx_table_elt_t& h) noexcept {
+  if (in.count++ == 0) in.first = &h;
+}
+
 void scan_incoming_headers(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
   for_each_header(&r->headers_in.headers, [ctx](ngx_table_elt_t& h) {
     if (header_is(h, kRequestIdHeader)) {
-      if (ctx->n_request_id++ == 0) ctx->in_request_id = &h;
+      note(ctx->in_request_id, h);
     } else if (header_is(h, kTraceparentHeader)) {
-      if (ctx->n_traceparent++ == 0) ctx->in_traceparent = &h;
+      note(ctx->in_traceparent, h);
     } else if (header_is(h, kTracestateHeader)) {
-      ++ctx->n_tracestate;
+      note(ctx->in_tracestate, h);
     }
   });
 }
@@ -80,7 +84,7 @@ RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
   ngx_pool_cleanup_t* c = ngx_pool_cleanup_add(main->pool, sizeof(RequestCtx));
   if (c == nullptr) return nullptr;
   c->handler = ctx_tag;
-  ctx = new (c->data) RequestCtx{};
+  ctx = new (c->data) RequestCtx;
   ngx_http_set_ctx(main, ctx, ngx_http_captain_module);
   scan_incoming_headers(main, ctx);
   return ctx;
@@ -90,8 +94,9 @@ const ngx_str_t* ensure_request_id(ngx_http_request_t* r, RequestCtx* ctx) noexc
   if (ctx->request_id_ready) return &ctx->request_id;
   ctx->request_id_ready = true;
 
-  if (ctx->n_request_id == 1 && is_valid_request_id(to_view(ctx->in_request_id->value))) {
-    ctx->request_id = ctx->in_request_id->value;
+  if (ctx->in_request_id.count == 1 &&
+      is_valid_request_id(to_view(ctx->in_request_id.first->value))) {
+    ctx->request_id = ctx->in_request_id.first->value;
     ctx->request_id_honored = true;
     return &ctx->request_id;
   }
@@ -111,8 +116,9 @@ bool ensure_trace(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
   // Several traceparent fields make the header invalid; the spec then restarts the trace and
   // never looks at tracestate.
   std::optional<trace::TraceParent> parent;
-  if (ctx->n_traceparent == 1)
-    parent = trace::parse_traceparent(to_view(ctx->in_traceparent->value));
+  if (ctx->in_traceparent.count == 1) {
+    parent = trace::parse_traceparent(to_view(ctx->in_traceparent.first->value));
+  }
 
   ctx->span = start_span(parent, static_cast<std::uint32_t>(loc_conf(r)->trace_sample_ppm), g_ids);
   trace::format_traceparent(ctx->span.trace_id, ctx->span.span_id, ctx->span.sampled,
@@ -120,7 +126,7 @@ bool ensure_trace(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
   if (ctx->span.has_parent) {
     hex_encode(ctx->span.parent_span_id.data(), ctx->span.parent_span_id.size(),
                ctx->parent_span_hex);
-    if (ctx->n_tracestate != 0 && !take_tracestate(r, ctx)) return false;
+    if (ctx->in_tracestate.count != 0 && !take_tracestate(r, ctx)) return false;
   }
   return true;
 }

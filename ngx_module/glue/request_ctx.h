@@ -10,19 +10,25 @@
 
 namespace captain::glue {
 
-struct RequestCtx {
-  // Incoming headers, found by one scan of the request's headers.
-  ngx_table_elt_t* in_request_id;
-  ngx_table_elt_t* in_traceparent;
-  ngx_uint_t n_request_id;
-  ngx_uint_t n_traceparent;
-  ngx_uint_t n_tracestate;
+// Where the client's copies of one header are: the first one and how many there are.
+struct IncomingHeader {
+  ngx_table_elt_t* first = nullptr;
+  ngx_uint_t count = 0;
+};
 
-  bool request_id_ready;
-  bool request_id_honored;  // the client's X-Request-ID is used unchanged
-  bool request_id_sent_upstream;
-  bool trace_ready;
-  bool trace_sent_upstream;
+// Created once per client request in its pool; only the fields below that have initializers
+// are set up front, the buffers are written before they are read.
+struct RequestCtx {
+  // Found by one scan of the request's headers.
+  IncomingHeader in_request_id;
+  IncomingHeader in_traceparent;
+  IncomingHeader in_tracestate;
+
+  bool request_id_ready = false;
+  bool request_id_honored = false;  // the client's X-Request-ID is used unchanged
+  bool request_id_sent_upstream = false;
+  bool trace_ready = false;
+  bool trace_sent_upstream = false;
 
   ngx_str_t request_id;
   char generated_id[kMaxGeneratedIdLength];
@@ -30,7 +36,7 @@ struct RequestCtx {
   SpanStart span;
   char traceparent[trace::kTraceparentLength];  // what we send upstream and to the client
   char parent_span_hex[16];
-  ngx_str_t tracestate;  // normalized incoming tracestate; empty when none or dropped
+  ngx_str_t tracestate = {0, nullptr};  // normalized incoming tracestate; empty when none/dropped
 };
 
 // The context of r's main request, created on first use; nullptr if the pool is exhausted.

@@ -26,7 +26,9 @@ ngx_int_t upstream_headers_handler(ngx_http_request_t* r) noexcept {
   if (lcf->request_id && !ctx->request_id_sent_upstream) {
     ctx->request_id_sent_upstream = true;
     const ngx_str_t* id = ensure_request_id(r, ctx);
-    if (!ctx->request_id_honored && set_request_header(r, g_request_id_header, *id) != NGX_OK) {
+    const IncomingHeader& in = ctx->in_request_id;
+    if (!ctx->request_id_honored &&
+        replace_request_header(r, g_request_id_header, in.first, in.count, *id) != NGX_OK) {
       return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
   }
@@ -37,8 +39,12 @@ ngx_int_t upstream_headers_handler(ngx_http_request_t* r) noexcept {
     // Exactly one traceparent goes upstream (ours), and tracestate only with a continued
     // trace: a restarted trace drops it, as the spec recommends.
     const ngx_str_t traceparent = to_ngx_str(ctx->traceparent, sizeof(ctx->traceparent));
-    if (set_request_header(r, g_traceparent_header, traceparent) != NGX_OK ||
-        set_request_header(r, g_tracestate_header, ctx->tracestate) != NGX_OK) {
+    const IncomingHeader& tp = ctx->in_traceparent;
+    const IncomingHeader& ts = ctx->in_tracestate;
+    if (replace_request_header(r, g_traceparent_header, tp.first, tp.count, traceparent) !=
+            NGX_OK ||
+        replace_request_header(r, g_tracestate_header, ts.first, ts.count, ctx->tracestate) !=
+            NGX_OK) {
       return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
   }
