@@ -63,7 +63,8 @@ std::optional<std::string> check_header_value(std::string_view value);
 // Names this feature may not set: framing headers nginx owns and headers other captain
 // features own.
 std::optional<std::string> check_settable_header(std::string_view name);
-// Names that may not be hidden: framing headers nginx owns (Server can be hidden).
+// Names that may not be hidden: framing headers nginx owns and headers other captain features
+// own (Server can be hidden).
 std::optional<std::string> check_hideable_header(std::string_view name);
 
 }  // namespace captain

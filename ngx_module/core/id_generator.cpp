@@ -20,11 +20,13 @@ std::uint64_t splitmix64(std::uint64_t& x) noexcept {
 }  // namespace
 
 void IdGenerator::seed(const std::array<std::uint64_t, 4>& seed_words) noexcept {
+  // Absorb every seed word before expanding, so each state word depends on all of them.
   std::uint64_t mix = 0;
-  for (std::size_t i = 0; i < 4; ++i) {
-    mix ^= seed_words[i];
-    s_[i] = splitmix64(mix);
+  for (std::uint64_t word : seed_words) {
+    mix ^= word;
+    mix = splitmix64(mix);
   }
+  for (std::uint64_t& word : s_) word = splitmix64(mix);
   if ((s_[0] | s_[1] | s_[2] | s_[3]) == 0) s_[0] = 1;
 }
 
