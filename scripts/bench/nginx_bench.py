@@ -7,7 +7,7 @@ A benchmark describes its workloads as `Variant`s (the directives that differ) a
   * sanity-checks each instance with one real HTTP request (expected headers present/absent),
   * runs several interleaved rounds (order rotated per round) of `wrk` pinned to CPU 1, with a
     warm-up per instance before each measured run,
-  * records req/s and the worker's CPU time per request ((utime+stime) delta / requests),
+  * records req/s and the worker's CPU time per request (schedstat run-time delta / requests),
   * stops every nginx it started (SIGQUIT, then SIGKILL), also on Ctrl-C, SIGTERM or error.
 
 `summarize` and `markdown_table` turn the samples into medians and within-round ratios against a
@@ -150,6 +150,16 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[13]) + int(fields[14])
 
 
+def cpu_ns(pid: int) -> int:
+    """Time the task ran on a CPU (user + kernel), in ns: field 1 of /proc/<pid>/schedstat.
+
+    Exact, unlike utime/stime, which the kernel charges by sampling a 10 ms tick: on this VM
+    that sampling put the same hot path anywhere from -5 % to +14 % of its real cost.
+    """
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0])
+
+
 def children_of(pid: int) -> list[int]:
     kids: list[int] = []
     try:
@@ -263,11 +273,12 @@ class NginxInstance:
                 pass
         return "\n".join(p for p in parts if p)
 
-    def worker_cpu_ticks(self) -> int:
+    def worker_cpu(self) -> tuple[int, int]:
+        """(exact ns from schedstat, sampled ticks from stat) of the worker."""
         if self.proc.poll() is not None or not os.path.exists(f"/proc/{self.worker_pid}"):
             raise BenchError(f"variant {self.variant.key}: nginx worker {self.worker_pid} is gone:\n"
                              + self._stderr_tail())
-        return cpu_ticks(self.worker_pid)
+        return cpu_ns(self.worker_pid), cpu_ticks(self.worker_pid)
 
     def stop(self) -> None:
         """Graceful stop (SIGQUIT), SIGKILL if that takes longer than STOP_TIMEOUT."""
@@ -351,14 +362,9 @@ def wrk_command(wrk: str, url: str, connections: int, seconds: float) -> list[st
     return ["taskset", "-c", str(WRK_CPU), wrk, "-t1", f"-c{connections}", f"-d{int(seconds)}s", url]
 
 
-def run_wrk(wrk: str, url: str, connections: int, seconds: float) -> WrkResult:
-    cmd = wrk_command(wrk, url, connections, seconds)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = proc.stdout
-    if proc.returncode != 0:
-        raise BenchError(f"wrk failed ({proc.returncode}): {' '.join(cmd)}\n{out}{proc.stderr}")
+def parse_wrk(cmd: list[str], returncode: int, out: str, err: str, cpu: float) -> WrkResult:
+    if returncode != 0:
+        raise BenchError(f"wrk failed ({returncode}): {' '.join(cmd)}\n{out}{err}")
     m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     r = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m or not r:
@@ -366,11 +372,43 @@ def run_wrk(wrk: str, url: str, connections: int, seconds: float) -> WrkResult:
     scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return WrkResult(requests=int(m.group(1)), seconds=float(m.group(2)) * scale,
                      rps=float(r.group(1)), non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
                      socket_errors=sum(map(int, sock.groups())) if sock else 0,
                      cpu_seconds=cpu, output=out)
+
+
+class WrkRun:
+    """One wrk process in the background; finish() waits for it and parses its report."""
+
+    def __init__(self, wrk: str, url: str, connections: int, seconds: float):
+        self.cmd = wrk_command(wrk, url, connections, seconds)
+        self.seconds = seconds
+        self.out = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.out, stderr=subprocess.STDOUT,
+                                     text=True, preexec_fn=_die_with_parent)
+
+    def finish(self) -> WrkResult:
+        deadline = time.monotonic() + self.seconds + 30
+        while True:
+            # wait4 gives this child's own CPU usage (RUSAGE_CHILDREN would sum all wrk runs).
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                raise BenchError(f"wrk did not finish: {' '.join(self.cmd)}")
+            time.sleep(0.02)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.out.seek(0)
+        text = self.out.read()
+        self.out.close()
+        return parse_wrk(self.cmd, self.proc.returncode, text, "",
+                         usage.ru_utime + usage.ru_stime)
+
+
+def run_wrk(wrk: str, url: str, connections: int, seconds: float) -> WrkResult:
+    return WrkRun(wrk, url, connections, seconds).finish()
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,23 +443,29 @@ class BenchParams:
     # ASLR layout, fresh pools): a layout that happens to be lucky or unlucky for one variant
     # then shows up as spread across rounds instead of a bias in every round.
     fresh_per_round: bool = True
+    # Load every variant at the same time (workers sharing CPU 0, one wrk each on CPU 1) instead
+    # of one after another; see README.md, "Why concurrent".
+    concurrent: bool = True
 
 
 def measure(inst: NginxInstance, p: BenchParams, rnd: int) -> Sample:
     if p.warmup > 0:
         run_wrk(p.wrk, inst.url, p.connections, p.warmup)
-    t0 = inst.worker_cpu_ticks()
+    ns0, t0 = inst.worker_cpu()
     s0 = per_cpu_ticks()
     w0 = time.monotonic()
     res = run_wrk(p.wrk, inst.url, p.connections, p.duration)
     wall = time.monotonic() - w0
     s1 = per_cpu_ticks()
-    t1 = inst.worker_cpu_ticks()
+    ns1, t1 = inst.worker_cpu()
     if res.requests == 0:
         raise BenchError(f"variant {inst.variant.key}: wrk completed no requests\n{res.output}")
     if res.non_2xx:
         raise BenchError(f"variant {inst.variant.key}: {res.non_2xx} non-2xx responses\n{res.output}")
-    cpu_s = (t1 - t0) / CLK_TCK
+    cpu_s = (ns1 - ns0) / 1e9
+    # /proc/stat's per-CPU busy time is tick-sampled, so the worker's share is subtracted in the
+    # same unit.
+    cpu_ticks_s = (t1 - t0) / CLK_TCK
 
     def foreign(cpu: int, own_seconds: float) -> float:
         busy = (s1[cpu][0] - s0[cpu][0]) / CLK_TCK - own_seconds
@@ -431,8 +475,49 @@ def measure(inst: NginxInstance, p: BenchParams, rnd: int) -> Sample:
     return Sample(round=rnd, key=inst.variant.key, rps=res.rps, requests=res.requests,
                   cpu_us_per_req=cpu_s * 1e6 / res.requests, worker_util=cpu_s / res.seconds,
                   wrk_util=res.cpu_seconds / wall, errors=res.socket_errors,
-                  foreign_nginx_cpu=foreign(NGINX_CPU, cpu_s),
+                  foreign_nginx_cpu=foreign(NGINX_CPU, cpu_ticks_s),
                   foreign_wrk_cpu=foreign(WRK_CPU, res.cpu_seconds))
+
+
+def measure_concurrent(instances: Sequence[NginxInstance], p: BenchParams,
+                       rnd: int) -> list[Sample]:
+    """All variants under load over the same window: the host's speed, which drifts by tens of
+    percent from one run to the next on a VM, is then the same for every variant."""
+    if p.warmup > 0:
+        for run in [WrkRun(p.wrk, i.url, p.connections, p.warmup) for i in instances]:
+            run.finish()
+    before = [i.worker_cpu() for i in instances]
+    s0 = per_cpu_ticks()
+    w0 = time.monotonic()
+    runs = [WrkRun(p.wrk, i.url, p.connections, p.duration) for i in instances]
+    results = [run.finish() for run in runs]
+    wall = time.monotonic() - w0
+    s1 = per_cpu_ticks()
+    after = [i.worker_cpu() for i in instances]
+
+    def foreign(cpu: int, own_seconds: float) -> float:
+        busy = (s1[cpu][0] - s0[cpu][0]) / CLK_TCK - own_seconds
+        steal = (s1[cpu][1] - s0[cpu][1]) / CLK_TCK
+        return max(busy, 0.0) / wall + steal / wall
+
+    workers_ticks_s = sum(a[1] - b[1] for a, b in zip(after, before)) / CLK_TCK
+    wrk_cpu_s = sum(r.cpu_seconds for r in results)
+    foreign_nginx, foreign_wrk = foreign(NGINX_CPU, workers_ticks_s), foreign(WRK_CPU, wrk_cpu_s)
+
+    samples = []
+    for inst, res, b, a in zip(instances, results, before, after):
+        if res.requests == 0:
+            raise BenchError(f"variant {inst.variant.key}: wrk completed no requests\n{res.output}")
+        if res.non_2xx:
+            raise BenchError(f"variant {inst.variant.key}: {res.non_2xx} non-2xx responses\n"
+                             f"{res.output}")
+        cpu_s = (a[0] - b[0]) / 1e9
+        samples.append(Sample(round=rnd, key=inst.variant.key, rps=res.rps, requests=res.requests,
+                              cpu_us_per_req=cpu_s * 1e6 / res.requests,
+                              worker_util=cpu_s / res.seconds, wrk_util=res.cpu_seconds / wall,
+                              errors=res.socket_errors, foreign_nginx_cpu=foreign_nginx,
+                              foreign_wrk_cpu=foreign_wrk))
+    return samples
 
 
 def rotated(items: Sequence, shift: int) -> list:
@@ -461,12 +546,16 @@ def run_benchmark(variants: Sequence[Variant], p: BenchParams,
                 f"(CPU {cpus_allowed(inst.worker_pid)}), sanity check ok")
         samples: list[Sample] = []
         for rnd in range(p.rounds):
-            for inst in rotated(instances, rnd):
-                if p.fresh_per_round and rnd > 0:
+            if p.fresh_per_round and rnd > 0:
+                for inst in instances:
                     inst.stop()
                     inst.start()
                     sanity_check(inst)
-                s = measure(inst, p, rnd)
+            if p.concurrent:
+                measured = measure_concurrent(rotated(instances, rnd), p, rnd)
+            else:
+                measured = [measure(inst, p, rnd) for inst in rotated(instances, rnd)]
+            for s in measured:
                 samples.append(s)
                 log(f"[round {rnd + 1}/{p.rounds}] {s.key}: {s.rps:10.0f} req/s  "
                     f"{s.cpu_us_per_req:7.2f} us/req  worker {s.worker_util:4.0%}  "
