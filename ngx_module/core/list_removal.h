@@ -39,9 +39,8 @@ bool remove_list_element(List& list, Part* prev, Part* part, std::size_t index, 
   }
   // The list ends up with an empty last part (only the first part may be empty) when its one
   // remaining element goes: that part gets fresh room for `nalloc` pushes.
-  const bool leaves_empty_last =
-      part->nelts == 1 && part->next == nullptr &&
-      (part == first || (prev == first && first->nelts == 0));
+  const bool leaves_empty_last = part->nelts == 1 && part->next == nullptr &&
+                                 (part == first || (prev == first && first->nelts == 0));
   void* room = nullptr;
   if (leaves_empty_last) {
     room = allocate(list.size * (list.nalloc != 0 ? list.nalloc : 1));
