@@ -21,7 +21,6 @@ const ngx_str_t kServerName = ngx_string("Server");
 struct Wanted {
   ngx_str_t name;
   ngx_str_t value;
-  bool if_absent;
   bool found;
 };
 
@@ -146,18 +145,18 @@ ngx_int_t captain_header_filter(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
     if (ctx == nullptr) return NGX_ERROR;
     if (lcf->request_id) {
-      wanted[wanted_count++] = Wanted{kRequestIdName, *ensure_request_id(r, ctx), false, false};
+      wanted[wanted_count++] = Wanted{kRequestIdName, *ensure_request_id(r, ctx), false};
     }
     if (lcf->trace) {
       if (!ensure_trace(r, ctx)) return NGX_ERROR;
-      wanted[wanted_count++] = Wanted{
-          kTraceparentName, to_ngx_str(ctx->traceparent, sizeof(ctx->traceparent)), false, false};
+      wanted[wanted_count++] =
+          Wanted{kTraceparentName, to_ngx_str(ctx->traceparent, sizeof(ctx->traceparent)), false};
     }
   }
   if (lcf->response_time) {
     const ngx_str_t value = response_time_value(r);
     if (value.data == nullptr) return NGX_ERROR;
-    wanted[wanted_count++] = Wanted{kResponseTimeName, value, false, false};
+    wanted[wanted_count++] = Wanted{kResponseTimeName, value, false};
   }
 
   std::uint64_t policy_found = 0;
