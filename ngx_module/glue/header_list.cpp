@@ -4,9 +4,9 @@
 
 namespace captain::glue {
 
-HeaderName make_header_name(const char* name, const char* lowcase) noexcept {
+HeaderName make_header_name(const ngx_str_t& name, const char* lowcase) noexcept {
   HeaderName h;
-  h.name = to_ngx_str(name, ngx_strlen(name));
+  h.name = name;
   h.lowcase = to_ngx_str(lowcase, ngx_strlen(lowcase));
   h.hash = ngx_hash_key(h.lowcase.data, h.lowcase.len);
   return h;

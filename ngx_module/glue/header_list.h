@@ -13,7 +13,7 @@ struct HeaderName {
   ngx_uint_t hash;
 };
 
-HeaderName make_header_name(const char* name, const char* lowcase) noexcept;
+HeaderName make_header_name(const ngx_str_t& name, const char* lowcase) noexcept;
 
 // Header names compare case-insensitively.
 bool same_header_name(const ngx_str_t& a, const ngx_str_t& b) noexcept;

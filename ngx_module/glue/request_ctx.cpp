@@ -4,6 +4,7 @@
 
 #include "ngx_module/core/id_generator.h"
 #include "ngx_module/glue/header_list.h"
+#include "ngx_module/glue/header_names.h"
 #include "shared/encoding/hex.h"
 #include "shared/trace_context/tracestate.h"
 
@@ -13,10 +14,6 @@ namespace {
 
 // Per-worker: seeded after fork in init_process, so workers never share a sequence.
 IdGenerator g_ids;
-
-const ngx_str_t kRequestIdHeader = ngx_string("X-Request-ID");
-const ngx_str_t kTraceparentHeader = ngx_string("traceparent");
-const ngx_str_t kTracestateHeader = ngx_string("tracestate");
 
 // Tags our context among the pool's cleanups so it can be found again after an internal
 // redirect or a filter finalization has cleared r->ctx. The context is plain data: nothing

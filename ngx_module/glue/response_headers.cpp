@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "ngx_module/glue/header_list.h"
+#include "ngx_module/glue/header_names.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/request_ctx.h"
 
@@ -11,11 +12,6 @@ namespace captain::glue {
 namespace {
 
 ngx_http_output_header_filter_pt g_next_header_filter;
-
-const ngx_str_t kRequestIdName = ngx_string("X-Request-ID");
-const ngx_str_t kTraceparentName = ngx_string("traceparent");
-const ngx_str_t kResponseTimeName = ngx_string("X-Response-Time");
-const ngx_str_t kServerName = ngx_string("Server");
 
 // A header this filter puts on the response, and whether the response already had one.
 struct Wanted {
@@ -100,7 +96,7 @@ void edit_existing(ngx_list_t* headers, Wanted* wanted, ngx_uint_t wanted_count,
 // nginx writes its own Server header unless headers_out.server points at a header; pointing it
 // at a deleted one suppresses it.
 ngx_int_t suppress_server_header(ngx_http_request_t* r) noexcept {
-  ngx_table_elt_t* h = push_response_header(r, kServerName, ngx_str_t{0, nullptr});
+  ngx_table_elt_t* h = push_response_header(r, kServerHeader, ngx_str_t{0, nullptr});
   if (h == nullptr) return NGX_ERROR;
   h->hash = 0;
   r->headers_out.server = h;
@@ -145,18 +141,18 @@ ngx_int_t captain_header_filter(ngx_http_request_t* r) noexcept {
     RequestCtx* ctx = request_ctx(r);
     if (ctx == nullptr) return NGX_ERROR;
     if (lcf->request_id) {
-      wanted[wanted_count++] = Wanted{kRequestIdName, *ensure_request_id(r, ctx), false};
+      wanted[wanted_count++] = Wanted{kRequestIdHeader, *ensure_request_id(r, ctx), false};
     }
     if (lcf->trace) {
       if (!ensure_trace(r, ctx)) return NGX_ERROR;
       wanted[wanted_count++] =
-          Wanted{kTraceparentName, to_ngx_str(ctx->traceparent, sizeof(ctx->traceparent)), false};
+          Wanted{kTraceparentHeader, to_ngx_str(ctx->traceparent, sizeof(ctx->traceparent)), false};
     }
   }
   if (lcf->response_time) {
     const ngx_str_t value = response_time_value(r);
     if (value.data == nullptr) return NGX_ERROR;
-    wanted[wanted_count++] = Wanted{kResponseTimeName, value, false};
+    wanted[wanted_count++] = Wanted{kResponseTimeHeader, value, false};
   }
 
   std::uint64_t policy_found = 0;

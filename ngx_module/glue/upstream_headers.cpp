@@ -1,6 +1,7 @@
 #include "ngx_module/glue/upstream_headers.h"
 
 #include "ngx_module/glue/header_list.h"
+#include "ngx_module/glue/header_names.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/request_ctx.h"
 
@@ -54,9 +55,9 @@ ngx_int_t upstream_headers_handler(ngx_http_request_t* r) noexcept {
 }  // namespace
 
 ngx_int_t init_upstream_headers(ngx_conf_t* cf) noexcept {
-  g_request_id_header = make_header_name("X-Request-ID", "x-request-id");
-  g_traceparent_header = make_header_name("traceparent", "traceparent");
-  g_tracestate_header = make_header_name("tracestate", "tracestate");
+  g_request_id_header = make_header_name(kRequestIdHeader, "x-request-id");
+  g_traceparent_header = make_header_name(kTraceparentHeader, "traceparent");
+  g_tracestate_header = make_header_name(kTracestateHeader, "tracestate");
 
   auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
       ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
