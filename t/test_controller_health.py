@@ -13,24 +13,16 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-BUILD_DIR = Path(os.environ.get("CAPTAIN_BUILD_DIR", REPO / "build"))
+from conftest import BUILD_DIR, free_port, wait_for_port
+
 BINARY = BUILD_DIR / "captain-controller"
 
 START_DEADLINE_S = 10.0  # generous: the machine is shared and may be busy
 STOP_DEADLINE_S = 5.0
 RFC3339_UTC_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-def free_port():
-    """A port that was free a moment ago: bind port 0 on loopback, read it, close."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def base_env(**extra):
@@ -68,20 +60,15 @@ class Controller:
     def wait(self, timeout):
         return self.proc.wait(timeout=timeout)
 
-    def wait_connectable(self, port, host="127.0.0.1"):
-        deadline = time.monotonic() + START_DEADLINE_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(
-                    f"controller exited with {self.proc.returncode} before listening on "
-                    f"{host}:{port}\nstderr: {self.stderr()}\nstdout: {self.stdout()}"
-                )
-            try:
-                with socket.create_connection((host, port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        pytest.fail(f"controller not connectable on {host}:{port} within {START_DEADLINE_S}s")
+    def wait_connectable(self, port):
+        if wait_for_port(port, time.monotonic() + START_DEADLINE_S, self.proc):
+            return
+        if self.proc.poll() is not None:
+            pytest.fail(
+                f"controller exited with {self.proc.returncode} before listening on "
+                f"127.0.0.1:{port}\nstderr: {self.stderr()}\nstdout: {self.stdout()}"
+            )
+        pytest.fail(f"controller not connectable on 127.0.0.1:{port} within {START_DEADLINE_S}s")
 
     def cleanup(self):
         if self.proc.poll() is None:
