@@ -1,7 +1,5 @@
 #include "ngx_module/glue/loc_conf.h"
 
-#include <new>
-
 #include "ngx_module/core/header_policy.h"
 #include "ngx_module/core/request_id.h"
 #include "ngx_module/core/span_start.h"
@@ -91,6 +89,7 @@ CompiledPolicy* compile(ngx_conf_t* cf, const HeaderPolicy& policy) {
     if (!copy_to_pool(cf->pool, name, &e.name)) return nullptr;
     e.hide = true;
     e.hides_server = header_names_equal(name, "Server");
+    compiled->hides_server = compiled->hides_server || e.hides_server;
   }
   for (const auto& h : policy.headers) {
     PolicyHeader& e = compiled->entries[compiled->count++];
@@ -101,9 +100,6 @@ CompiledPolicy* compile(ngx_conf_t* cf, const HeaderPolicy& policy) {
     e.tls_only = is_tls_only_header(h.name);
   }
 
-  for (ngx_uint_t i = 0; i < compiled->count; ++i) {
-    compiled->hides_server = compiled->hides_server || compiled->entries[i].hides_server;
-  }
   if (!build_block(cf, *compiled, false, &compiled->plain) ||
       !build_block(cf, *compiled, true, &compiled->tls)) {
     return nullptr;
@@ -116,10 +112,10 @@ bool declares_headers(const LocConf& conf) noexcept {
 }
 
 // The effective policy of `conf` given the one it inherits (nullptr: the built-in defaults).
-CompiledPolicy* effective_policy(ngx_conf_t* cf, LocConf* conf, const CompiledPolicy* inherited) {
+CompiledPolicy* effective_policy(ngx_conf_t* cf, LocConf* conf, CompiledPolicy* inherited) {
   if (conf->policy != nullptr) return conf->policy;
   if (inherited != nullptr && !declares_headers(*conf)) {
-    conf->policy = const_cast<CompiledPolicy*>(inherited);
+    conf->policy = inherited;
     return conf->policy;
   }
   const HeaderPolicy base = inherited ? to_policy(*inherited) : default_security_policy();
@@ -156,7 +152,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent_ptr, void* child_ptr) noexcept
   try {
     // The http-level configuration is never merged itself; it is only ever a parent, so its
     // policy is built here from the defaults the first time a child needs it.
-    const CompiledPolicy* inherited = prev->policy;
+    CompiledPolicy* inherited = prev->policy;
     if (inherited == nullptr) inherited = effective_policy(cf, prev, nullptr);
     if (inherited == nullptr || effective_policy(cf, conf, inherited) == nullptr) {
       return static_cast<char*>(NGX_CONF_ERROR);
