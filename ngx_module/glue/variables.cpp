@@ -41,10 +41,10 @@ ngx_int_t get_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v,
   // traceparent is "00-<trace-id>-<span-id>-<flags>"; ids are read out of it.
   switch (which) {
     case Var::trace_id:
-      set_value(v, ctx->traceparent + 3, 32);
+      set_value(v, ctx->traceparent + trace::kTraceIdOffset, 32);
       break;
     case Var::span_id:
-      set_value(v, ctx->traceparent + 36, 16);
+      set_value(v, ctx->traceparent + trace::kParentIdOffset, 16);
       break;
     case Var::parent_span_id:
       if (ctx->span.has_parent) {

@@ -7,10 +7,7 @@ namespace captain::trace {
 
 namespace {
 
-constexpr std::size_t kVersionEnd = 2;      // "vv"
-constexpr std::size_t kTraceIdStart = 3;    // after "vv-"
-constexpr std::size_t kParentIdStart = 36;  // after "<32>-"
-constexpr std::size_t kFlagsStart = 53;     // after "<16>-"
+constexpr std::size_t kVersionEnd = 2;  // "vv"
 
 }  // namespace
 
@@ -32,11 +29,11 @@ std::optional<TraceParent> parse_traceparent(std::string_view value) noexcept {
     if (value.size() > kTraceparentLength && value[kTraceparentLength] != '-') return std::nullopt;
   }
 
-  if (value[kParentIdStart - 1] != '-' || value[kFlagsStart - 1] != '-') return std::nullopt;
+  if (value[kParentIdOffset - 1] != '-' || value[kFlagsOffset - 1] != '-') return std::nullopt;
 
-  if (!hex_decode_lower(value.substr(kTraceIdStart, 32), parsed.trace_id.data(), 16) ||
-      !hex_decode_lower(value.substr(kParentIdStart, 16), parsed.parent_id.data(), 8) ||
-      !hex_decode_lower(value.substr(kFlagsStart, 2), &parsed.flags, 1)) {
+  if (!hex_decode_lower(value.substr(kTraceIdOffset, 32), parsed.trace_id.data(), 16) ||
+      !hex_decode_lower(value.substr(kParentIdOffset, 16), parsed.parent_id.data(), 8) ||
+      !hex_decode_lower(value.substr(kFlagsOffset, 2), &parsed.flags, 1)) {
     return std::nullopt;
   }
 
@@ -50,12 +47,12 @@ void format_traceparent(const TraceId& trace_id, const SpanId& span_id, bool sam
   out[0] = '0';
   out[1] = '0';
   out[2] = '-';
-  hex_encode(trace_id.data(), trace_id.size(), out + kTraceIdStart);
-  out[kParentIdStart - 1] = '-';
-  hex_encode(span_id.data(), span_id.size(), out + kParentIdStart);
-  out[kFlagsStart - 1] = '-';
-  out[kFlagsStart] = '0';
-  out[kFlagsStart + 1] = sampled ? '1' : '0';
+  hex_encode(trace_id.data(), trace_id.size(), out + kTraceIdOffset);
+  out[kParentIdOffset - 1] = '-';
+  hex_encode(span_id.data(), span_id.size(), out + kParentIdOffset);
+  out[kFlagsOffset - 1] = '-';
+  out[kFlagsOffset] = '0';
+  out[kFlagsOffset + 1] = sampled ? '1' : '0';
 }
 
 }  // namespace captain::trace

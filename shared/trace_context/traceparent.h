@@ -17,6 +17,10 @@ inline constexpr std::uint8_t kFlagSampled = 0x01;
 
 // "00-" + 32 hex + "-" + 16 hex + "-" + 2 hex
 inline constexpr std::size_t kTraceparentLength = 55;
+// Where each field starts in a traceparent value (any version).
+inline constexpr std::size_t kTraceIdOffset = 3;    // after "vv-"
+inline constexpr std::size_t kParentIdOffset = 36;  // after "<32 hex>-"
+inline constexpr std::size_t kFlagsOffset = 53;     // after "<16 hex>-"
 
 struct TraceParent {
   std::uint8_t version = 0;
