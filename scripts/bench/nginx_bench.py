@@ -21,7 +21,6 @@ import dataclasses
 import http.client
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -407,10 +406,6 @@ class WrkRun:
                          usage.ru_utime + usage.ru_stime)
 
 
-def run_wrk(wrk: str, url: str, connections: int, seconds: float) -> WrkResult:
-    return WrkRun(wrk, url, connections, seconds).finish()
-
-
 # --------------------------------------------------------------------------------------------
 # The benchmark loop
 
@@ -448,41 +443,10 @@ class BenchParams:
     concurrent: bool = True
 
 
-def measure(inst: NginxInstance, p: BenchParams, rnd: int) -> Sample:
-    if p.warmup > 0:
-        run_wrk(p.wrk, inst.url, p.connections, p.warmup)
-    ns0, t0 = inst.worker_cpu()
-    s0 = per_cpu_ticks()
-    w0 = time.monotonic()
-    res = run_wrk(p.wrk, inst.url, p.connections, p.duration)
-    wall = time.monotonic() - w0
-    s1 = per_cpu_ticks()
-    ns1, t1 = inst.worker_cpu()
-    if res.requests == 0:
-        raise BenchError(f"variant {inst.variant.key}: wrk completed no requests\n{res.output}")
-    if res.non_2xx:
-        raise BenchError(f"variant {inst.variant.key}: {res.non_2xx} non-2xx responses\n{res.output}")
-    cpu_s = (ns1 - ns0) / 1e9
-    # /proc/stat's per-CPU busy time is tick-sampled, so the worker's share is subtracted in the
-    # same unit.
-    cpu_ticks_s = (t1 - t0) / CLK_TCK
-
-    def foreign(cpu: int, own_seconds: float) -> float:
-        busy = (s1[cpu][0] - s0[cpu][0]) / CLK_TCK - own_seconds
-        steal = (s1[cpu][1] - s0[cpu][1]) / CLK_TCK
-        return max(busy, 0.0) / wall + steal / wall
-
-    return Sample(round=rnd, key=inst.variant.key, rps=res.rps, requests=res.requests,
-                  cpu_us_per_req=cpu_s * 1e6 / res.requests, worker_util=cpu_s / res.seconds,
-                  wrk_util=res.cpu_seconds / wall, errors=res.socket_errors,
-                  foreign_nginx_cpu=foreign(NGINX_CPU, cpu_ticks_s),
-                  foreign_wrk_cpu=foreign(WRK_CPU, res.cpu_seconds))
-
-
-def measure_concurrent(instances: Sequence[NginxInstance], p: BenchParams,
-                       rnd: int) -> list[Sample]:
-    """All variants under load over the same window: the host's speed, which drifts by tens of
-    percent from one run to the next on a VM, is then the same for every variant."""
+def measure(instances: Sequence[NginxInstance], p: BenchParams, rnd: int) -> list[Sample]:
+    """Loads the given instances over the same window, one wrk each. With all variants at once
+    the host's speed, which drifts by tens of percent from one run to the next on a VM, is the
+    same for every variant; the sequential mode passes one instance at a time."""
     if p.warmup > 0:
         for run in [WrkRun(p.wrk, i.url, p.connections, p.warmup) for i in instances]:
             run.finish()
@@ -552,9 +516,9 @@ def run_benchmark(variants: Sequence[Variant], p: BenchParams,
                     inst.start()
                     sanity_check(inst)
             if p.concurrent:
-                measured = measure_concurrent(rotated(instances, rnd), p, rnd)
+                measured = measure(rotated(instances, rnd), p, rnd)
             else:
-                measured = [measure(inst, p, rnd) for inst in rotated(instances, rnd)]
+                measured = [s for inst in rotated(instances, rnd) for s in measure([inst], p, rnd)]
             for s in measured:
                 samples.append(s)
                 log(f"[round {rnd + 1}/{p.rounds}] {s.key}: {s.rps:10.0f} req/s  "
