@@ -3,6 +3,9 @@
 #include "ngx_module/glue/directives.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/ngx.h"
+#include "ngx_module/glue/rate_limit_conf.h"
+#include "ngx_module/glue/rate_limit_headers.h"
+#include "ngx_module/glue/rate_limit_phase.h"
 #include "ngx_module/glue/request_ctx.h"
 #include "ngx_module/glue/response_headers.h"
 #include "ngx_module/glue/upstream_headers.h"
@@ -39,6 +42,15 @@ ngx_command_t g_commands[] = {
     {ngx_string("captain_hide_header"), kAnyLevel | NGX_CONF_1MORE, add_hide_header,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
 
+    {ngx_string("captain_limit_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_limit_zone, 0, 0,
+     nullptr},
+
+    {ngx_string("captain_limit"), kAnyLevel | NGX_CONF_1MORE, add_limit, NGX_HTTP_LOC_CONF_OFFSET,
+     0, nullptr},
+
+    {ngx_string("captain_limit_headers"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
     ngx_null_command,
 };
 
@@ -47,19 +59,22 @@ ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
 }
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
-  if (init_upstream_headers(cf) != NGX_OK) return NGX_ERROR;
-  return init_response_headers(cf);
+  if (init_upstream_headers(cf) != NGX_OK || init_rate_limit_phase(cf) != NGX_OK ||
+      init_response_headers(cf) != NGX_OK) {
+    return NGX_ERROR;
+  }
+  return init_rate_limit_headers(cf);
 }
 
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
   seed_id_generator(cycle->log);
+  init_limit_zones_in_worker(cycle);
   return NGX_OK;
 }
 
 ngx_http_module_t g_module_ctx = {
     preconfiguration, postconfiguration,
-    nullptr,  // create main configuration
-    nullptr,  // init main configuration
+    create_main_conf, init_main_conf,
     nullptr,  // create server configuration
     nullptr,  // merge server configuration
     create_loc_conf,  merge_loc_conf,

@@ -65,7 +65,7 @@ bool take_tracestate(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
 
 }  // namespace
 
-RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
+RequestCtx* existing_request_ctx(ngx_http_request_t* r) noexcept {
   ngx_http_request_t* main = r->main;
   auto* ctx = static_cast<RequestCtx*>(ngx_http_get_module_ctx(main, ngx_http_captain_module));
   if (ctx != nullptr) return ctx;
@@ -77,7 +77,14 @@ RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
       return ctx;
     }
   }
+  return nullptr;
+}
 
+RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
+  RequestCtx* ctx = existing_request_ctx(r);
+  if (ctx != nullptr) return ctx;
+
+  ngx_http_request_t* main = r->main;
   ngx_pool_cleanup_t* c = ngx_pool_cleanup_add(main->pool, sizeof(RequestCtx));
   if (c == nullptr) return nullptr;
   c->handler = ctx_tag;

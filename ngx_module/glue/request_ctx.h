@@ -6,6 +6,7 @@
 #include "ngx_module/core/span_start.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/ngx.h"
+#include "ngx_module/glue/rate_limit_state.h"
 #include "shared/trace_context/traceparent.h"
 
 namespace captain::glue {
@@ -37,7 +38,12 @@ struct RequestCtx {
   char traceparent[trace::kTraceparentLength];  // what we send upstream and to the client
   char parent_span_hex[16];
   ngx_str_t tracestate = {0, nullptr};  // normalized incoming tracestate; empty when none/dropped
+
+  LimitState limit;
 };
+
+// The context of r's main request if one was created already; never creates it.
+RequestCtx* existing_request_ctx(ngx_http_request_t* r) noexcept;
 
 // The context of r's main request, created on first use; nullptr if the pool is exhausted.
 RequestCtx* request_ctx(ngx_http_request_t* r) noexcept;

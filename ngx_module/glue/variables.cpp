@@ -25,6 +25,31 @@ void set_value(ngx_http_variable_value_t* v, const char* data, size_t len) noexc
   v->not_found = 0;
 }
 
+// $captain_limit_status, like nginx's $limit_req_status: not found until a limit applied.
+ngx_int_t get_limit_status(ngx_http_request_t* r, ngx_http_variable_value_t* v,
+                           uintptr_t) noexcept {
+  const RequestCtx* ctx = existing_request_ctx(r);
+  const LimitStatus status = ctx != nullptr ? ctx->limit.status : LimitStatus::none;
+  switch (status) {
+    case LimitStatus::passed:
+      set_value(v, "PASSED", 6);
+      return NGX_OK;
+    case LimitStatus::rejected:
+      set_value(v, "REJECTED", 8);
+      return NGX_OK;
+    case LimitStatus::dry_run:
+      set_value(v, "DRY_RUN", 7);
+      return NGX_OK;
+    case LimitStatus::bypass:
+      set_value(v, "BYPASS", 6);
+      return NGX_OK;
+    case LimitStatus::none:
+      break;
+  }
+  v->not_found = 1;
+  return NGX_OK;
+}
+
 ngx_int_t get_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v,
                        uintptr_t data) noexcept {
   RequestCtx* ctx = request_ctx(r);
@@ -89,6 +114,11 @@ ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
     var->get_handler = get_variable;
     var->data = static_cast<uintptr_t>(spec.which);
   }
+
+  ngx_str_t name = ngx_string("captain_limit_status");
+  ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+  if (var == nullptr) return NGX_ERROR;
+  var->get_handler = get_limit_status;
   return NGX_OK;
 }
 

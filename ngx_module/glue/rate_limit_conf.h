@@ -1,0 +1,54 @@
+// Rate limiting configuration: captain_limit_zone (shared memory zones), captain_limit (the
+// limits a location applies) and captain_limit_headers.
+#pragma once
+
+#include "ngx_module/core/rate_limit/limit_table.h"
+#include "ngx_module/core/rate_limit/policy.h"
+#include "ngx_module/glue/ngx.h"
+
+namespace captain::glue {
+
+// One captain_limit_zone, in the configuration pool. `table` is this process's view of the
+// zone's shared memory, set when the zone is initialized.
+struct LimitZone {
+  ngx_str_t name;
+  ngx_shm_zone_t* shm_zone;
+  ngx_http_complex_value_t* key;  // NULL until the zone is declared
+  rate_limit::Policy policy;
+  rate_limit::LimitTable table;
+  // Where the first captain_limit naming the zone is, for "unknown zone" errors reported once
+  // the whole configuration has been read (zones may be declared after their first use).
+  ngx_str_t first_use_file;
+  ngx_uint_t first_use_line;
+};
+
+inline constexpr ngx_uint_t kMaxFailureStatuses = 8;
+
+// One captain_limit line.
+struct LimitRule {
+  LimitZone* zone;
+  ngx_flag_t count_failures;
+  ngx_uint_t failure_status_count;
+  ngx_uint_t failure_statuses[kMaxFailureStatuses];
+  ngx_flag_t dry_run;
+  ngx_uint_t reject_status;
+  ngx_http_complex_value_t* bypass;  // NULL: never bypassed
+};
+
+enum class LimitHeaders : ngx_uint_t { off = 0, legacy = 1, ietf = 2, both = 3 };
+
+struct MainConf {
+  ngx_array_t* limit_zones;  // LimitZone*, in declaration (or first use) order
+};
+
+void* create_main_conf(ngx_conf_t* cf) noexcept;
+char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept;
+
+char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+char* set_limit_headers(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
+
+// Points every zone's counters at this worker's stripe; called in each worker at start.
+void init_limit_zones_in_worker(ngx_cycle_t* cycle) noexcept;
+
+}  // namespace captain::glue
