@@ -713,16 +713,24 @@ def test_zone_outside_http_is_rejected(nginx_config):
 @pytest.mark.parametrize("rate", [
     "20r/s", "100r/m", "5000r/m", "5r/15m", "10r/500ms", "3r/7s", "1r/h", "1r/d", "1r/24h",
     "1r/1ms", "1000r/1ms", "1000000r/s", "10000000r/d",
-    # Within the documented bounds (N <= 10,000,000, 1 ms <= P <= 1 d), but P / N is not a
-    # multiple of 1/1000 ms; the module currently rejects these ("needs time steps of
-    # 1/1001 ms, finer than the 1/1000 ms limit").
-    "1001r/s", "7777r/s", "1999r/2s", "10000000r/s", "9999999r/s", "10000000r/1ms",
+    # P / N is not a whole number of 1/1000 ms: counted in microseconds, rounded.
+    "1001r/s", "7777r/s", "1999r/2s", "999999r/s",
 ])
 def test_rates_within_bounds_are_accepted(nginx_config, rate):
     code, output = checked(nginx_config,
                            f"captain_limit_zone name=api size=1m key=$binary_remote_addr "
                            f"rate={rate} burst=10;")
     assert code == 0, output
+
+
+@pytest.mark.parametrize("rate", ["10000000r/s", "9999999r/s", "1001r/1ms", "10000000r/1ms"])
+def test_rates_above_one_request_per_microsecond_are_refused(nginx_config, rate):
+    code, output = checked(nginx_config,
+                           f"captain_limit_zone name=api size=1m key=$binary_remote_addr "
+                           f"rate={rate};")
+    assert code != 0, output
+    assert f'invalid rate "{rate}" in "captain_limit_zone" directive' in output, output
+    assert "more than one request per microsecond" in output, output
 
 
 def test_a_complete_configuration_passes(nginx_config):
