@@ -51,9 +51,9 @@ struct LocConf {
   ngx_array_t* hide_directives;    // ngx_str_t declared at this level, or NULL
   CompiledPolicy* policy;          // effective policy; shared with the parent when unchanged
 
-  ngx_array_t* limits;        // LimitRule (rate_limit_conf.h); NULL: inherit; empty: none
-  ngx_flag_t limits_off;      // "captain_limit off" at this level
-  ngx_uint_t limit_headers;   // LimitHeaders
+  ngx_array_t* limits;       // LimitRule (rate_limit_conf.h); NULL: inherit; empty: none
+  ngx_flag_t limits_off;     // "captain_limit off" at this level
+  ngx_uint_t limit_headers;  // LimitHeaders
 };
 
 void* create_loc_conf(ngx_conf_t* cf) noexcept;

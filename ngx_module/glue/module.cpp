@@ -73,11 +73,14 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
 }
 
 ngx_http_module_t g_module_ctx = {
-    preconfiguration, postconfiguration,
-    create_main_conf, init_main_conf,
-    nullptr,  // create server configuration
-    nullptr,  // merge server configuration
-    create_loc_conf,  merge_loc_conf,
+    preconfiguration,   // variables
+    postconfiguration,  // phase handlers and filters
+    create_main_conf,   // rate-limit zones
+    init_main_conf,     // every zone named by captain_limit is declared
+    nullptr,            // create server configuration
+    nullptr,            // merge server configuration
+    create_loc_conf,    // per-location settings
+    merge_loc_conf,     // inherited across levels
 };
 
 }  // namespace

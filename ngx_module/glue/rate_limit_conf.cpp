@@ -224,16 +224,15 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
         return invalid(cf, cmd, "burst", burst, "expected a number from 0 to 10000000");
       }
     } else {
-      return invalid(cf, cmd, "parameter", arg,
-                     "expected name=, size=, key=, rate= or burst=");
+      return invalid(cf, cmd, "parameter", arg, "expected name=, size=, key=, rate= or burst=");
     }
   }
 
-  const char* missing = zone_args.name.data == nullptr   ? "name="
+  const char* missing = zone_args.name.data == nullptr        ? "name="
                         : zone_args.size_text.data == nullptr ? "size="
-                        : zone_args.key.data == nullptr  ? "key="
-                        : zone_args.rate.data == nullptr ? "rate="
-                                                         : nullptr;
+                        : zone_args.key.data == nullptr       ? "key="
+                        : zone_args.rate.data == nullptr      ? "rate="
+                                                              : nullptr;
   if (missing != nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive is missing the \"%s\" parameter",
                        &cmd->name, missing);
@@ -276,8 +275,8 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
     shm_name.len = sizeof(kShmPrefix) - 1 + zone_args.name.len;
     shm_name.data = static_cast<u_char*>(ngx_pnalloc(cf->pool, shm_name.len));
     if (shm_name.data == nullptr) return conf_error();
-    ngx_memcpy(ngx_cpymem(shm_name.data, kShmPrefix, sizeof(kShmPrefix) - 1),
-               zone_args.name.data, zone_args.name.len);
+    ngx_memcpy(ngx_cpymem(shm_name.data, kShmPrefix, sizeof(kShmPrefix) - 1), zone_args.name.data,
+               zone_args.name.len);
 
     zone->shm_zone = ngx_shared_memory_add(cf, &shm_name, static_cast<std::size_t>(zone_args.size),
                                            &ngx_http_captain_module);
@@ -439,8 +438,8 @@ char* set_limit_headers(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept
 
 void init_limit_zones_in_worker(ngx_cycle_t* cycle) noexcept {
   if (cycle->conf_ctx[ngx_http_module.index] == nullptr) return;  // no http{} block
-  auto* mcf = static_cast<MainConf*>(
-      ngx_http_cycle_get_module_main_conf(cycle, ngx_http_captain_module));
+  auto* mcf =
+      static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_captain_module));
   if (mcf == nullptr) return;
   auto** zones = static_cast<LimitZone**>(mcf->limit_zones->elts);
   for (ngx_uint_t i = 0; i < mcf->limit_zones->nelts; ++i) {

@@ -57,7 +57,7 @@ ngx_int_t push_number(ngx_http_request_t* r, const ngx_str_t& name, std::uint64_
   if (buf == nullptr) return NGX_ERROR;
   const u_char* end = ngx_sprintf(buf, "%uL", n);
   return push_response_header(r, name, ngx_str_t{static_cast<size_t>(end - buf), buf}) ? NGX_OK
-                                                                                        : NGX_ERROR;
+                                                                                       : NGX_ERROR;
 }
 
 // Structured-field string (RFC 8941) holding the zone name.

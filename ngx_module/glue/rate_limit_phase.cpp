@@ -22,8 +22,8 @@ bool bypassed(ngx_http_request_t* r, const LimitRule& rule, bool* failed) noexce
 }
 
 bool has_error_page(ngx_http_request_t* r, ngx_uint_t status) noexcept {
-  auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
-      ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+  auto* clcf =
+      static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
   if (clcf->error_pages == nullptr) return false;
   auto* pages = static_cast<ngx_http_err_page_t*>(clcf->error_pages->elts);
   for (ngx_uint_t i = 0; i < clcf->error_pages->nelts; ++i) {

@@ -25,6 +25,8 @@ void note(IncomingHeader& in, ngx_table_elt_t& h) noexcept {
 }
 
 void scan_incoming_headers(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
+  if (ctx->incoming_scanned) return;
+  ctx->incoming_scanned = true;
   for_each_header(&r->headers_in.headers, [ctx](ngx_table_elt_t& h) {
     if (header_is(h, kRequestIdHeader)) {
       note(ctx->in_request_id, h);
@@ -90,13 +92,13 @@ RequestCtx* request_ctx(ngx_http_request_t* r) noexcept {
   c->handler = ctx_tag;
   ctx = new (c->data) RequestCtx;
   ngx_http_set_ctx(main, ctx, ngx_http_captain_module);
-  scan_incoming_headers(main, ctx);
   return ctx;
 }
 
 const ngx_str_t* ensure_request_id(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
   if (ctx->request_id_ready) return &ctx->request_id;
   ctx->request_id_ready = true;
+  scan_incoming_headers(r->main, ctx);
 
   if (ctx->in_request_id.count == 1 &&
       is_valid_request_id(to_view(ctx->in_request_id.first->value))) {
@@ -116,6 +118,7 @@ const ngx_str_t* ensure_request_id(ngx_http_request_t* r, RequestCtx* ctx) noexc
 bool ensure_trace(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
   if (ctx->trace_ready) return true;
   ctx->trace_ready = true;
+  scan_incoming_headers(r->main, ctx);
 
   // Several traceparent fields make the header invalid; the spec then restarts the trace and
   // never looks at tracestate.

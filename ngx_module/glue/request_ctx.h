@@ -20,11 +20,13 @@ struct IncomingHeader {
 // Created once per client request in its pool; only the fields below that have initializers
 // are set up front, the buffers are written before they are read.
 struct RequestCtx {
-  // Found by one scan of the request's headers.
+  // Found by one scan of the request's headers, made only by features that read them (rate
+  // limiting alone never pays for it).
   IncomingHeader in_request_id;
   IncomingHeader in_traceparent;
   IncomingHeader in_tracestate;
 
+  bool incoming_scanned = false;  // the three IncomingHeader fields are filled in lazily
   bool request_id_ready = false;
   bool request_id_honored = false;  // the client's X-Request-ID is used unchanged
   bool request_id_sent_upstream = false;

@@ -12,9 +12,9 @@ namespace captain::rate_limit {
 // that was never seen is tat = 0.
 struct Decision {
   bool allowed = false;
-  std::uint64_t tat = 0;        // the key's state after this request (unchanged when rejected
-                                // or when not charged)
-  std::uint64_t remaining = 0;  // requests that would pass right after this one, 0 .. capacity
+  std::uint64_t tat = 0;          // the key's state after this request (unchanged when rejected
+                                  // or when not charged)
+  std::uint64_t remaining = 0;    // requests that would pass right after this one, 0 .. capacity
   std::uint64_t retry_after = 0;  // units until a request would pass; 0 when allowed
   std::uint64_t reset = 0;        // units until the key is back to full capacity
 };
@@ -33,11 +33,11 @@ std::uint64_t units_to_ms_ceil(const Policy& policy, std::uint64_t units);
 
 // The values of the rate-limit response headers for one decision.
 struct HeaderValues {
-  std::uint64_t limit = 0;          // X-RateLimit-Limit, RateLimit-Policy q: capacity
-  std::uint64_t remaining = 0;      // X-RateLimit-Remaining, RateLimit r
-  std::uint64_t reset_seconds = 0;  // seconds until full capacity, rounded up (RateLimit t)
-  std::uint64_t reset_epoch = 0;    // X-RateLimit-Reset: Unix time of full capacity
-  std::uint64_t retry_after = 0;    // Retry-After seconds, >= 1 on rejection; 0 when allowed
+  std::uint64_t limit = 0;           // X-RateLimit-Limit, RateLimit-Policy q: capacity
+  std::uint64_t remaining = 0;       // X-RateLimit-Remaining, RateLimit r
+  std::uint64_t reset_seconds = 0;   // seconds until full capacity, rounded up (RateLimit t)
+  std::uint64_t reset_epoch = 0;     // X-RateLimit-Reset: Unix time of full capacity
+  std::uint64_t retry_after = 0;     // Retry-After seconds, >= 1 on rejection; 0 when allowed
   std::uint64_t window_seconds = 0;  // RateLimit-Policy w: the period, rounded up, >= 1
 };
 

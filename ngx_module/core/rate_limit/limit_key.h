@@ -16,12 +16,11 @@ inline constexpr std::uint8_t kHashedKey = kMaxExactKeyLength + 1;  // length co
 // zone, so clients cannot search for collisions offline.
 struct Key {
   std::uint64_t words[2] = {0, 0};
-  std::uint8_t length_code = 0;  // 0 .. 16 exact length, kHashedKey for hashed keys
+  std::uint8_t length_code = 0;   // 0 .. 16 exact length, kHashedKey for hashed keys
   std::uint64_t bucket_hash = 0;  // seeded hash that picks the key's buckets
 
   friend bool operator==(const Key& a, const Key& b) {
-    return a.words[0] == b.words[0] && a.words[1] == b.words[1] &&
-           a.length_code == b.length_code;
+    return a.words[0] == b.words[0] && a.words[1] == b.words[1] && a.length_code == b.length_code;
   }
 };
 

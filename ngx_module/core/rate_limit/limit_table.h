@@ -63,7 +63,7 @@ struct ZoneCounters {
 
 // Where a charge landed, so that it can be taken back when another zone rejects the request.
 struct Ticket {
-  Slot* slot = nullptr;   // nullptr: nothing was charged
+  Slot* slot = nullptr;  // nullptr: nothing was charged
   std::uint64_t generation = 0;
 };
 

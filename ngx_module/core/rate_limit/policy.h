@@ -42,7 +42,7 @@ struct Policy {
   std::uint64_t interval = 0;   // T, in units
   std::uint64_t capacity = 0;   // N + burst
   std::uint64_t tolerance = 0;  // (capacity - 1) * T, in units
-  bool exact = true;  // false: T rounded to the nearest microsecond (see make_policy)
+  bool exact = true;            // false: T rounded to the nearest microsecond (see make_policy)
 
   friend bool operator==(const Policy& a, const Policy& b) {
     return a.requests == b.requests && a.period_ms == b.period_ms && a.burst == b.burst;
