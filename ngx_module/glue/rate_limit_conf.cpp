@@ -444,6 +444,8 @@ void init_limit_zones_in_worker(ngx_cycle_t* cycle) noexcept {
   auto** zones = static_cast<LimitZone**>(mcf->limit_zones->elts);
   for (ngx_uint_t i = 0; i < mcf->limit_zones->nelts; ++i) {
     zones[i]->table.set_worker(ngx_worker);
+    // Only evictions from now on are news to this worker (the count survives reloads).
+    if (zones[i]->table.valid()) zones[i]->evictions_warned = zones[i]->table.stripe_evictions();
   }
 }
 

@@ -20,6 +20,9 @@ struct LimitZone {
   // the whole configuration has been read (zones may be declared after their first use).
   ngx_str_t first_use_file;
   ngx_uint_t first_use_line;
+  // This worker's "zone is full" warning: at most one a minute (process-local).
+  std::uint64_t evictions_warned;
+  ngx_msec_t last_full_warning;
 };
 
 inline constexpr ngx_uint_t kMaxFailureStatuses = 8;

@@ -81,6 +81,22 @@ ngx_int_t send_rejection(ngx_http_request_t* r, const LimitZone& zone, const Lim
   return ngx_http_output_filter(r, &out);
 }
 
+// A zone too small for its clients evicts keys that still hold state; operators hear about
+// it in the error log once a minute per worker (like limit_req's "could not allocate node").
+void warn_if_full(ngx_http_request_t* r, LimitZone* zone) noexcept {
+  const std::uint64_t evictions = zone->table.stripe_evictions();
+  if (evictions == zone->evictions_warned) return;
+  const ngx_msec_t now = ngx_current_msec;
+  if (zone->last_full_warning != 0 && now - zone->last_full_warning < 60000) return;
+  ngx_log_error(
+      NGX_LOG_WARN, r->connection->log, 0,
+      "captain_limit_zone \"%V\" is full: evicting keys that still hold state (%uL so far in "
+      "this worker); a larger size= keeps them",
+      &zone->name, evictions);
+  zone->evictions_warned = evictions;
+  zone->last_full_warning = now;
+}
+
 ngx_int_t limit_access(ngx_http_request_t* r) noexcept {
   if (r != r->main) return NGX_DECLINED;
   const LocConf* lcf = loc_conf(r);
@@ -149,6 +165,7 @@ ngx_int_t limit_access(ngx_http_request_t* r) noexcept {
     }
 
     zone->table.count(Outcome::passed);
+    warn_if_full(r, zone);
     if (result.ticket.slot != nullptr) tickets[ticket_count++] = ChargedZone{zone, result.ticket};
     if (rule.count_failures) {
       if (state.pending == nullptr) {

@@ -107,6 +107,10 @@ class LimitTable {
   void count(Outcome outcome);
   // Decisions and evictions, summed over the stripes.
   ZoneCounters counters() const;
+  // Evictions counted in this process's stripe: a cheap read of a line the process writes anyway.
+  std::uint64_t stripe_evictions() const {
+    return header_->counters[stripe_].evictions.load(std::memory_order_relaxed);
+  }
 
   // Keys that still hold state (tat > now): what a restart would forget. Scans the table.
   std::uint64_t live_keys(std::uint64_t now_ms) const;
