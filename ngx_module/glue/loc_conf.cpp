@@ -3,6 +3,7 @@
 #include "ngx_module/core/header_policy.h"
 #include "ngx_module/core/request_id.h"
 #include "ngx_module/core/span_start.h"
+#include "ngx_module/glue/metrics_conf.h"
 #include "ngx_module/glue/rate_limit_conf.h"
 
 namespace captain::glue {
@@ -136,6 +137,7 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
   conf->trace_sample_ppm = NGX_CONF_UNSET_UINT;
   conf->security_headers = NGX_CONF_UNSET;
   conf->limit_headers = NGX_CONF_UNSET_UINT;
+  conf->metrics_zone = NGX_CONF_UNSET_PTR;
   return conf;
 }
 
@@ -151,6 +153,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent_ptr, void* child_ptr) noexcept
   ngx_conf_merge_uint_value(conf->trace_sample_ppm, prev->trace_sample_ppm, kSampleAll);
   ngx_conf_merge_value(conf->security_headers, prev->security_headers, 0);
   if (conf->limits == nullptr) conf->limits = prev->limits;
+  if (merge_metrics(cf, prev, conf) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
   ngx_conf_merge_uint_value(conf->limit_headers, prev->limit_headers,
                             static_cast<ngx_uint_t>(LimitHeaders::legacy));
 

@@ -51,6 +51,11 @@ struct LocConf {
   ngx_array_t* hide_directives;    // ngx_str_t declared at this level, or NULL
   CompiledPolicy* policy;          // effective policy; shared with the parent when unchanged
 
+  void* metrics_zone;            // MetricsZone*; NGX_CONF_UNSET_PTR: inherit; NULL: off
+  ngx_str_t metrics_route_name;  // route= as given; empty: the location's name
+  void* metrics_route;           // MetricsRoute* this location counts under, or NULL
+  ngx_str_t status_token;        // captain_status_token; empty: none
+
   ngx_array_t* limits;       // LimitRule (rate_limit_conf.h); NULL: inherit; empty: none
   ngx_flag_t limits_off;     // "captain_limit off" at this level
   ngx_uint_t limit_headers;  // LimitHeaders

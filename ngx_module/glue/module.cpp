@@ -2,6 +2,8 @@
 // logic lives in ngx_module/core (plain C++); each glue file wires one feature into nginx.
 #include "ngx_module/glue/directives.h"
 #include "ngx_module/glue/loc_conf.h"
+#include "ngx_module/glue/metrics_conf.h"
+#include "ngx_module/glue/metrics_log.h"
 #include "ngx_module/glue/ngx.h"
 #include "ngx_module/glue/rate_limit_conf.h"
 #include "ngx_module/glue/rate_limit_headers.h"
@@ -48,6 +50,18 @@ ngx_command_t g_commands[] = {
     {ngx_string("captain_limit"), kAnyLevel | NGX_CONF_1MORE, add_limit, NGX_HTTP_LOC_CONF_OFFSET,
      0, nullptr},
 
+    {ngx_string("captain_metrics_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_metrics_zone, 0,
+     0, nullptr},
+
+    {ngx_string("captain_metrics"), kAnyLevel | NGX_CONF_TAKE12, set_metrics,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
+    {ngx_string("captain_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, set_status,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
+    {ngx_string("captain_status_token"), NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1, set_status,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
     {ngx_string("captain_limit_headers"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
 
@@ -60,7 +74,7 @@ ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
   if (init_upstream_headers(cf) != NGX_OK || init_rate_limit_phase(cf) != NGX_OK ||
-      init_response_headers(cf) != NGX_OK) {
+      init_metrics_log(cf) != NGX_OK || init_response_headers(cf) != NGX_OK) {
     return NGX_ERROR;
   }
   return init_rate_limit_headers(cf);

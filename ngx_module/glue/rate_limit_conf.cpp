@@ -179,7 +179,8 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
   auto* conf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
   if (conf == nullptr) return nullptr;
   conf->limit_zones = ngx_array_create(cf->pool, 4, sizeof(LimitZone*));
-  if (conf->limit_zones == nullptr) return nullptr;
+  conf->metrics_zones = ngx_array_create(cf->pool, 2, sizeof(void*));
+  if (conf->limit_zones == nullptr || conf->metrics_zones == nullptr) return nullptr;
   return conf;
 }
 

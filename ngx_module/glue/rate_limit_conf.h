@@ -41,7 +41,8 @@ struct LimitRule {
 enum class LimitHeaders : ngx_uint_t { off = 0, legacy = 1, ietf = 2, both = 3 };
 
 struct MainConf {
-  ngx_array_t* limit_zones;  // LimitZone*, in declaration (or first use) order
+  ngx_array_t* limit_zones;    // LimitZone*, in declaration (or first use) order
+  ngx_array_t* metrics_zones;  // MetricsZone* (metrics_conf.h)
 };
 
 void* create_main_conf(ngx_conf_t* cf) noexcept;
