@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "ngx_module/glue/loc_conf.h"
-#include "ngx_module/glue/rate_limit_conf.h"
+#include "ngx_module/glue/main_conf.h"
 #include "ngx_module/glue/status_handler.h"
 
 namespace captain::glue {
@@ -40,10 +40,6 @@ bool starts_with(const ngx_str_t& s, std::string_view prefix) noexcept {
 
 ngx_str_t value_after(const ngx_str_t& s, std::size_t prefix_len) noexcept {
   return ngx_str_t{s.len - prefix_len, s.data + prefix_len};
-}
-
-MainConf* main_conf(ngx_conf_t* cf) noexcept {
-  return static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_captain_module));
 }
 
 MetricsZone* find_zone(MainConf* mcf, const ngx_str_t& name) noexcept {

@@ -2,6 +2,7 @@
 // logic lives in ngx_module/core (plain C++); each glue file wires one feature into nginx.
 #include "ngx_module/glue/directives.h"
 #include "ngx_module/glue/loc_conf.h"
+#include "ngx_module/glue/main_conf.h"
 #include "ngx_module/glue/metrics_conf.h"
 #include "ngx_module/glue/metrics_log.h"
 #include "ngx_module/glue/ngx.h"
@@ -90,7 +91,7 @@ ngx_http_module_t g_module_ctx = {
     preconfiguration,   // variables
     postconfiguration,  // phase handlers and filters
     create_main_conf,   // rate-limit zones
-    init_main_conf,     // every zone named by captain_limit is declared
+    init_main_conf,     // every zone named by a directive is declared
     nullptr,            // create server configuration
     nullptr,            // merge server configuration
     create_loc_conf,    // per-location settings

@@ -46,10 +46,6 @@ ngx_str_t value_after(const ngx_str_t& s, std::size_t prefix_len) noexcept {
   return ngx_str_t{s.len - prefix_len, s.data + prefix_len};
 }
 
-MainConf* main_conf(ngx_conf_t* cf) noexcept {
-  return static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_captain_module));
-}
-
 LimitZone* find_zone(MainConf* mcf, const ngx_str_t& name) noexcept {
   auto** zones = static_cast<LimitZone**>(mcf->limit_zones->elts);
   for (ngx_uint_t i = 0; i < mcf->limit_zones->nelts; ++i) {
@@ -175,17 +171,7 @@ struct ZoneArgs {
 
 }  // namespace
 
-void* create_main_conf(ngx_conf_t* cf) noexcept {
-  auto* conf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
-  if (conf == nullptr) return nullptr;
-  conf->limit_zones = ngx_array_create(cf->pool, 4, sizeof(LimitZone*));
-  conf->metrics_zones = ngx_array_create(cf->pool, 2, sizeof(void*));
-  if (conf->limit_zones == nullptr || conf->metrics_zones == nullptr) return nullptr;
-  return conf;
-}
-
-char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
-  auto* mcf = static_cast<MainConf*>(conf);
+char* check_limit_zones_declared(ngx_conf_t* cf, MainConf* mcf) noexcept {
   auto** zones = static_cast<LimitZone**>(mcf->limit_zones->elts);
   for (ngx_uint_t i = 0; i < mcf->limit_zones->nelts; ++i) {
     if (zones[i]->key != nullptr) continue;

@@ -4,6 +4,7 @@
 
 #include "ngx_module/core/rate_limit/limit_table.h"
 #include "ngx_module/core/rate_limit/policy.h"
+#include "ngx_module/glue/main_conf.h"
 #include "ngx_module/glue/ngx.h"
 
 namespace captain::glue {
@@ -40,13 +41,9 @@ struct LimitRule {
 
 enum class LimitHeaders : ngx_uint_t { off = 0, legacy = 1, ietf = 2, both = 3 };
 
-struct MainConf {
-  ngx_array_t* limit_zones;    // LimitZone*, in declaration (or first use) order
-  ngx_array_t* metrics_zones;  // MetricsZone* (metrics_conf.h)
-};
-
-void* create_main_conf(ngx_conf_t* cf) noexcept;
-char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept;
+// Every zone a captain_limit names was declared by a captain_limit_zone (checked once the http{}
+// block is read, since zones may be declared after their first use).
+char* check_limit_zones_declared(ngx_conf_t* cf, MainConf* mcf) noexcept;
 
 char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
 char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept;
