@@ -851,3 +851,23 @@ def test_good_metrics_configuration_passes(nginx_config):
     code, output = server.test_config()
     assert code == 0, output
     assert "[warn]" not in output, output
+
+
+def test_one_route_in_two_zones_is_refused(nginx_config):
+    # The series carry no zone label: the same server and route in two zones would come out
+    # as two identical series, so the configuration is refused instead.
+    srv = nginx_config("""
+    captain_metrics_zone name=m size=4m;
+    captain_metrics_zone name=m2 size=1m;
+    server {
+        listen 127.0.0.1:@PORT@ reuseport;
+        location /a/ { captain_metrics m route=shared; return 200; }
+        location /b/ { captain_metrics m2 route=shared; return 200; }
+        location = /metrics { captain_status; }
+    }
+""")
+    code, output = srv.test_config()
+    assert code != 0, output
+    assert 'route "shared" of server "_" is already counted in captain_metrics_zone "m"' \
+        in output, output
+    assert "nginx.conf:" in output, output

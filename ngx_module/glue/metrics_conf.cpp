@@ -135,14 +135,34 @@ ngx_str_t location_label(ngx_conf_t* cf) noexcept {
   return clcf->name;
 }
 
-MetricsRoute* register_route(ngx_conf_t* cf, MetricsZone* zone, const ngx_str_t& server,
-                             const ngx_str_t& route) noexcept {
+MetricsRoute* find_route(const MetricsZone* zone, const ngx_str_t& server,
+                         const ngx_str_t& route) noexcept {
   auto** routes = static_cast<MetricsRoute**>(zone->routes->elts);
   for (ngx_uint_t i = 0; i < zone->routes->nelts; ++i) {
     if (to_view(routes[i]->server) == to_view(server) &&
         to_view(routes[i]->route) == to_view(route)) {
       return routes[i];
     }
+  }
+  return nullptr;
+}
+
+MetricsRoute* register_route(ngx_conf_t* cf, MetricsZone* zone, const ngx_str_t& server,
+                             const ngx_str_t& route) noexcept {
+  if (MetricsRoute* known = find_route(zone, server, route)) return known;
+
+  // Series carry no zone label: the same server and route in two zones would print two
+  // identical series, and Prometheus would keep only one of them.
+  MainConf* mcf = main_conf(cf);
+  auto** zones = static_cast<MetricsZone**>(mcf->metrics_zones->elts);
+  for (ngx_uint_t i = 0; i < mcf->metrics_zones->nelts; ++i) {
+    if (zones[i] == zone || find_route(zones[i], server, route) == nullptr) continue;
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "route \"%V\" of server \"%V\" is already counted in "
+                       "captain_metrics_zone \"%V\"; one route can be counted in one zone only "
+                       "(set another route=)",
+                       &route, &server, &zones[i]->name);
+    return nullptr;
   }
   if (!MetricsTable::name_fits(metrics::RouteName{to_view(server), to_view(route)})) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
