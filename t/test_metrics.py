@@ -8,6 +8,7 @@ helpers wait (bounded) until the expected total of a route is visible before com
 """
 
 import http.client
+import json
 import re
 import socket
 import threading
@@ -871,3 +872,50 @@ def test_one_route_in_two_zones_is_refused(nginx_config):
     assert 'route "shared" of server "_" is already counted in captain_metrics_zone "m"' \
         in output, output
     assert "nginx.conf:" in output, output
+
+
+def test_json_status_carries_the_same_numbers_as_prometheus(nginx):
+    srv = nginx("""
+    captain_metrics_zone name=m size=4m buckets=0.005 0.1 1;
+    captain_limit_zone name=api size=1m key=$binary_remote_addr rate=2r/h;
+    server {
+        listen 127.0.0.1:@PORT@ reuseport;
+        server_name app.test;
+        location /api/ { captain_metrics m; captain_limit api; proxy_pass http://@UPSTREAM@; }
+        location = /metrics { captain_status; }
+        location = /status.json { captain_status json; }
+    }
+""")
+    codes = [request(srv.port, "/api/x").status for _ in range(3)]
+    assert codes == [200, 200, 429]
+    prom = scrape_totals(srv.port, {("app.test", "/api/"): 3})
+
+    r = request(srv.port, "/status.json")
+    assert r.status == 200
+    assert r.header("Content-Type") == "application/json"
+    data = json.loads(r.body)
+    assert data["build"]["nginx"] == "1.22.1"
+    [route] = [x for x in data["routes"] if x["route"] == "/api/"]
+    assert (route["zone"], route["server"]) == ("m", "app.test")
+    assert {(x["method"], x["status"]): x["count"] for x in route["requests"]} == \
+        prom.requests(server="app.test", route="/api/") == {("GET", "200"): 2, ("GET", "429"): 1}
+    buckets, total_sum, count = prom.histogram("captain_http_request_duration_seconds",
+                                                server="app.test", route="/api/")
+    duration = route["request_duration_seconds"]
+    assert [b["le"] for b in duration["buckets"]] == ["0.005", "0.1", "1", "+Inf"]
+    assert {float(b["le"]): b["count"] for b in duration["buckets"]} == buckets
+    assert duration["count"] == count == 3
+    assert route["upstream_response_seconds"]["count"] == 2
+    [limit] = data["ratelimit"]
+    assert limit["zone"] == "api"
+    assert limit["decisions"] == {"passed": 2, "rejected": 1, "dry_run": 0, "bypass": 0}
+    assert limit["keys"] == 1 and limit["evictions"] == 0
+
+
+def test_status_format_must_be_prometheus_or_json(nginx_config):
+    srv = nginx_config("""
+    server { listen 127.0.0.1:@PORT@; location = /s { captain_status xml; } }
+""")
+    code, output = srv.test_config()
+    assert code != 0
+    assert 'invalid format "xml" in "captain_status" directive' in output, output

@@ -55,6 +55,7 @@ struct LocConf {
   ngx_str_t metrics_route_name;  // route= as given; empty: the location's name
   void* metrics_route;           // MetricsRoute* this location counts under, or NULL
   ngx_str_t status_token;        // captain_status_token; empty: none
+  ngx_flag_t status_json;        // captain_status json
 
   ngx_array_t* limits;       // LimitRule (rate_limit_conf.h); NULL: inherit; empty: none
   ngx_flag_t limits_off;     // "captain_limit off" at this level

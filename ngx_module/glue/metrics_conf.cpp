@@ -300,8 +300,12 @@ char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
     lcf->status_token = args[1];
     return NGX_CONF_OK;
   }
-  if (cf->args->nelts == 2 && to_view(args[1]) != "prometheus") {
-    return invalid(cf, cmd, "format", args[1], "it must be \"prometheus\"");
+  if (cf->args->nelts == 2) {
+    if (to_view(args[1]) == "json") {
+      lcf->status_json = 1;
+    } else if (to_view(args[1]) != "prometheus") {
+      return invalid(cf, cmd, "format", args[1], "it must be \"prometheus\" or \"json\"");
+    }
   }
   auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
       ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));

@@ -1,0 +1,177 @@
+#include "ngx_module/core/metrics/status_report.h"
+
+#include <nlohmann/json.hpp>
+
+#include "ngx_module/core/metrics/series_labels.h"
+#include "shared/metrics/exposition.h"
+
+namespace captain::metrics {
+
+namespace {
+
+std::vector<double> bounds_in_seconds(const Buckets& buckets) {
+  std::vector<double> bounds;
+  for (std::size_t i = 0; i < buckets.count; ++i) {
+    bounds.push_back(static_cast<double>(buckets.bounds_us[i]) / 1e6);
+  }
+  return bounds;
+}
+
+double seconds(std::uint64_t microseconds) {
+  return static_cast<double>(microseconds) / 1e6;
+}
+
+void write_routes(TextWriter& w, const std::vector<RouteReport>& routes) {
+  w.family("captain_http_requests_total", MetricType::counter,
+           "Requests by server, route, method and status (exact codes from a fixed set, "
+           "otherwise the status class).");
+  for (const RouteReport& r : routes) {
+    for (std::size_t m = 0; m < kMethodCount; ++m) {
+      for (std::size_t s = 0; s < kStatusCount; ++s) {
+        const std::uint64_t n = r.counters.requests[m][s];
+        if (n == 0) continue;
+        w.sample("captain_http_requests_total",
+                 {{"server", r.server},
+                  {"route", r.route},
+                  {"method", method_label(m)},
+                  {"status", status_label(s)}},
+                 n);
+      }
+    }
+  }
+
+  w.family("captain_http_request_duration_seconds", MetricType::histogram,
+           "Time from the first request byte to the log phase.");
+  for (const RouteReport& r : routes) {
+    const std::vector<double> bounds = bounds_in_seconds(r.buckets);
+    w.histogram("captain_http_request_duration_seconds", {{"server", r.server}, {"route", r.route}},
+                bounds.data(), r.counters.duration_counts, bounds.size(),
+                seconds(r.counters.duration_sum_us));
+  }
+
+  w.family("captain_http_upstream_response_seconds", MetricType::histogram,
+           "Time spent in upstreams, for requests that went to one.");
+  for (const RouteReport& r : routes) {
+    const std::vector<double> bounds = bounds_in_seconds(r.buckets);
+    w.histogram("captain_http_upstream_response_seconds",
+                {{"server", r.server}, {"route", r.route}}, bounds.data(),
+                r.counters.upstream_counts, bounds.size(), seconds(r.counters.upstream_sum_us));
+  }
+
+  w.family("captain_http_response_bytes_total", MetricType::counter,
+           "Bytes sent to clients, headers included.");
+  for (const RouteReport& r : routes) {
+    w.sample("captain_http_response_bytes_total", {{"server", r.server}, {"route", r.route}},
+             r.counters.response_bytes);
+  }
+}
+
+void write_limits(TextWriter& w, const std::vector<LimitReport>& limits) {
+  w.family("captain_ratelimit_requests_total", MetricType::counter,
+           "Rate-limit decisions by zone.");
+  for (const LimitReport& l : limits) {
+    for (std::size_t d = 0; d < kLimitDecisionCount; ++d) {
+      w.sample("captain_ratelimit_requests_total",
+               {{"zone", l.zone}, {"decision", kLimitDecisions[d]}}, l.decisions[d]);
+    }
+  }
+  w.family("captain_ratelimit_keys", MetricType::gauge,
+           "Keys that still hold rate-limit state (a restart would forget them).");
+  for (const LimitReport& l : limits) {
+    w.sample("captain_ratelimit_keys", {{"zone", l.zone}}, l.keys);
+  }
+  w.family("captain_ratelimit_evictions_total", MetricType::counter,
+           "Keys that still held state, pushed out of a full zone.");
+  for (const LimitReport& l : limits) {
+    w.sample("captain_ratelimit_evictions_total", {{"zone", l.zone}}, l.evictions);
+  }
+}
+
+nlohmann::json histogram_json(const Buckets& buckets, const std::uint64_t* counts,
+                              std::uint64_t sum_us) {
+  nlohmann::json out;
+  nlohmann::json list = nlohmann::json::array();
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i <= buckets.count; ++i) {
+    cumulative += counts[i];
+    list.push_back({{"le", i < buckets.count ? bound_label(buckets.bounds_us[i]) : "+Inf"},
+                    {"count", cumulative}});
+  }
+  out["buckets"] = std::move(list);
+  out["sum"] = seconds(sum_us);
+  out["count"] = cumulative;
+  return out;
+}
+
+}  // namespace
+
+std::string to_prometheus(const StatusReport& report) {
+  std::string out;
+  TextWriter w(out);
+  w.family("captain_build_info", MetricType::gauge,
+           "Build of ngx_http_captain_module and the nginx it runs in.");
+  w.sample("captain_build_info", {{"version", report.version}, {"nginx", report.nginx_release}},
+           std::uint64_t{1});
+  if (report.has_connections) {
+    w.family("captain_http_connections", MetricType::gauge, "Client connections by state.");
+    const ConnectionReport& c = report.connections;
+    w.sample("captain_http_connections", {{"state", "active"}}, c.active);
+    w.sample("captain_http_connections", {{"state", "reading"}}, c.reading);
+    w.sample("captain_http_connections", {{"state", "writing"}}, c.writing);
+    w.sample("captain_http_connections", {{"state", "waiting"}}, c.waiting);
+  }
+  write_routes(w, report.routes);
+  write_limits(w, report.limits);
+  return out;
+}
+
+std::string to_json(const StatusReport& report) {
+  nlohmann::json out;
+  out["build"] = {{"version", report.version}, {"nginx", report.nginx_release}};
+  if (report.has_connections) {
+    const ConnectionReport& c = report.connections;
+    out["connections"] = {{"active", c.active},
+                          {"reading", c.reading},
+                          {"writing", c.writing},
+                          {"waiting", c.waiting}};
+  }
+  nlohmann::json routes = nlohmann::json::array();
+  for (const RouteReport& r : report.routes) {
+    nlohmann::json requests = nlohmann::json::array();
+    for (std::size_t m = 0; m < kMethodCount; ++m) {
+      for (std::size_t s = 0; s < kStatusCount; ++s) {
+        const std::uint64_t n = r.counters.requests[m][s];
+        if (n == 0) continue;
+        requests.push_back({{"method", std::string(method_label(m))},
+                            {"status", std::string(status_label(s))},
+                            {"count", n}});
+      }
+    }
+    routes.push_back(
+        {{"zone", r.zone},
+         {"server", r.server},
+         {"route", r.route},
+         {"requests", std::move(requests)},
+         {"request_duration_seconds",
+          histogram_json(r.buckets, r.counters.duration_counts, r.counters.duration_sum_us)},
+         {"upstream_response_seconds",
+          histogram_json(r.buckets, r.counters.upstream_counts, r.counters.upstream_sum_us)},
+         {"response_bytes", r.counters.response_bytes}});
+  }
+  out["routes"] = std::move(routes);
+  nlohmann::json limits = nlohmann::json::array();
+  for (const LimitReport& l : report.limits) {
+    nlohmann::json decisions;
+    for (std::size_t d = 0; d < kLimitDecisionCount; ++d)
+      decisions[kLimitDecisions[d]] = l.decisions[d];
+    limits.push_back({{"zone", l.zone},
+                      {"decisions", std::move(decisions)},
+                      {"keys", l.keys},
+                      {"evictions", l.evictions}});
+  }
+  out["ratelimit"] = std::move(limits);
+  // Invalid UTF-8 in a label (a route= from nginx.conf) is replaced rather than thrown on.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace captain::metrics

@@ -1,0 +1,56 @@
+// What captain_status reports, as plain data, and its two renderings: Prometheus text 0.0.4 and
+// JSON. The glue fills a StatusReport from the shared-memory zones; nothing here knows nginx.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ngx_module/core/metrics/buckets.h"
+#include "ngx_module/core/metrics/metrics_table.h"
+
+namespace captain::metrics {
+
+struct RouteReport {
+  std::string zone;
+  std::string server;
+  std::string route;
+  Buckets buckets;
+  RouteSnapshot counters;
+};
+
+inline constexpr std::size_t kLimitDecisionCount = 4;
+inline constexpr const char* kLimitDecisions[kLimitDecisionCount] = {"passed", "rejected",
+                                                                     "dry_run", "bypass"};
+
+struct LimitReport {
+  std::string zone;
+  std::uint64_t decisions[kLimitDecisionCount] = {};
+  std::uint64_t keys = 0;
+  std::uint64_t evictions = 0;
+};
+
+struct ConnectionReport {
+  std::uint64_t active = 0;
+  std::uint64_t reading = 0;
+  std::uint64_t writing = 0;
+  std::uint64_t waiting = 0;
+};
+
+struct StatusReport {
+  std::string version;
+  std::string nginx_release;
+  bool has_connections = false;
+  ConnectionReport connections;
+  std::vector<RouteReport> routes;
+  std::vector<LimitReport> limits;
+};
+
+// Prometheus text exposition format 0.0.4 (every family with HELP and TYPE; request series only
+// where the count is not zero).
+std::string to_prometheus(const StatusReport& report);
+
+// The same numbers as JSON: histogram buckets cumulative with "le" as in Prometheus.
+std::string to_json(const StatusReport& report);
+
+}  // namespace captain::metrics
