@@ -102,7 +102,10 @@ TEST(StatusReportJson, CarriesTheSameNumbers) {
 TEST(StatusReportJson, InvalidUtf8InALabelDoesNotThrow) {
   StatusReport report = sample_report();
   report.routes[0].route = std::string("/bad\xff");
-  EXPECT_NO_THROW(nlohmann::json::parse(to_json(report)));
+  std::string text;
+  ASSERT_NO_THROW(text = to_json(report));
+  const nlohmann::json j = nlohmann::json::parse(text);
+  EXPECT_EQ(j["routes"][0]["zone"], "m");
 }
 
 }  // namespace
