@@ -6,15 +6,12 @@
 #include "ngx_module/core/header_policy.h"
 #include "ngx_module/core/request_id.h"
 #include "ngx_module/core/span_start.h"
+#include "ngx_module/glue/conf_args.h"
 #include "ngx_module/glue/loc_conf.h"
 
 namespace captain::glue {
 
 namespace {
-
-char* conf_error() noexcept {
-  return static_cast<char*>(NGX_CONF_ERROR);
-}
 
 char* invalid_argument(ngx_conf_t* cf, ngx_command_t* cmd, const ngx_str_t& token, const char* what,
                        const std::string& reason) noexcept {

@@ -3,8 +3,10 @@
 #include <string>
 #include <string_view>
 
+#include "ngx_module/glue/conf_args.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/main_conf.h"
+#include "ngx_module/glue/shm_region.h"
 #include "ngx_module/glue/status_handler.h"
 
 namespace captain::glue {
@@ -13,34 +15,9 @@ namespace {
 
 using metrics::MetricsTable;
 
-// Like the rate-limit zones: the table's size comes first, so a reused segment is re-attached
-// without trusting anything else in it.
-struct alignas(64) RegionPrefix {
-  std::uint64_t table_bytes;
-};
-
 constexpr char kShmPrefix[] = "captain_metrics:";
 const ngx_str_t kNoServerName = ngx_string("_");
 const ngx_str_t kServerLevelRoute = ngx_string("_");
-
-char* conf_error() noexcept {
-  return static_cast<char*>(NGX_CONF_ERROR);
-}
-
-char* invalid(ngx_conf_t* cf, ngx_command_t* cmd, const char* what, const ngx_str_t& token,
-              const char* reason) noexcept {
-  ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\" in \"%V\" directive, %s", what,
-                     &token, &cmd->name, reason);
-  return conf_error();
-}
-
-bool starts_with(const ngx_str_t& s, std::string_view prefix) noexcept {
-  return to_view(s).substr(0, prefix.size()) == prefix;
-}
-
-ngx_str_t value_after(const ngx_str_t& s, std::size_t prefix_len) noexcept {
-  return ngx_str_t{s.len - prefix_len, s.data + prefix_len};
-}
 
 MetricsZone* find_zone(MainConf* mcf, const ngx_str_t& name) noexcept {
   auto** zones = static_cast<MetricsZone**>(mcf->metrics_zones->elts);
@@ -84,13 +61,12 @@ ngx_int_t bind(ngx_shm_zone_t* shm_zone, MetricsZone* zone) noexcept {
 
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
   auto* zone = static_cast<MetricsZone*>(shm_zone->data);
-  auto* slab = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
 
-  RegionPrefix* prefix = nullptr;
+  ShmRegion* region = nullptr;
   if (old_data != nullptr) {
     // nginx -s reload with the same size: keep the counters when the buckets are the same.
-    prefix = static_cast<RegionPrefix*>(slab->data);
-    zone->table = MetricsTable::attach(prefix + 1, prefix->table_bytes);
+    region = existing_region(shm_zone);
+    zone->table = MetricsTable::attach(region->table(), region->table_bytes);
     if (zone->table.valid() && zone->table.same_buckets(zone->buckets)) {
       return bind(shm_zone, zone);
     }
@@ -98,18 +74,12 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
                   "captain_metrics_zone \"%V\" re-created: its buckets changed; counters start "
                   "at zero",
                   &zone->name);
-  } else {
-    const std::size_t bytes = slab->pfree << ngx_pagesize_shift;
-    prefix = static_cast<RegionPrefix*>(ngx_slab_alloc(slab, bytes));
-    if (prefix == nullptr) {
-      ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                    "captain_metrics_zone \"%V\": could not allocate its table", &zone->name);
-      return NGX_ERROR;
-    }
-    prefix->table_bytes = bytes - sizeof(RegionPrefix);
-    slab->data = prefix;
+  } else if ((region = allocate_region(shm_zone)) == nullptr) {
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                  "captain_metrics_zone \"%V\": could not allocate its table", &zone->name);
+    return NGX_ERROR;
   }
-  zone->table = MetricsTable::create(prefix + 1, prefix->table_bytes, zone->buckets);
+  zone->table = MetricsTable::create(region->table(), region->table_bytes, zone->buckets);
   if (!zone->table.valid()) {
     ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                   "captain_metrics_zone \"%V\" is too small for one route; each route needs "
@@ -196,12 +166,12 @@ char* set_metrics_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
     const ngx_str_t& arg = args[i];
     if (starts_with(arg, "name=")) {
       name = value_after(arg, 5);
-      if (name.len == 0) return invalid(cf, cmd, "parameter", arg, "the name is empty");
+      if (name.len == 0) return invalid_token(cf, cmd, "parameter", arg, "the name is empty");
     } else if (starts_with(arg, "size=")) {
       size_text = value_after(arg, 5);
       size = ngx_parse_size(&size_text);
       if (size == NGX_ERROR)
-        return invalid(cf, cmd, "size", size_text, "expected a size such as 4m");
+        return invalid_token(cf, cmd, "size", size_text, "expected a size such as 4m");
     } else if (starts_with(arg, "buckets=")) {
       // buckets=0.005 0.01 ...: the first bound in this token, the rest in the tokens after it.
       std::string_view bounds[metrics::kMaxBuckets + 1];
@@ -215,15 +185,15 @@ char* set_metrics_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
       }
       if (count > metrics::kMaxBuckets) {
         ngx_str_t extra = args[i];
-        return invalid(cf, cmd, "buckets", extra, "at most 32 bucket bounds are allowed");
+        return invalid_token(cf, cmd, "buckets", extra, "at most 32 bucket bounds are allowed");
       }
       const metrics::BucketParse parsed = metrics::parse_buckets(bounds, count, &buckets);
       if (!parsed.ok) {
         const ngx_str_t bad = to_ngx_str(parsed.bad_token.data(), parsed.bad_token.size());
-        return invalid(cf, cmd, "bucket", bad, parsed.error.c_str());
+        return invalid_token(cf, cmd, "bucket", bad, parsed.error.c_str());
       }
     } else {
-      return invalid(cf, cmd, "parameter", arg, "expected name=, size= or buckets=");
+      return invalid_token(cf, cmd, "parameter", arg, "expected name=, size= or buckets=");
     }
   }
   if (name.data == nullptr || size_text.data == nullptr) {
@@ -232,7 +202,7 @@ char* set_metrics_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
     return conf_error();
   }
   if (static_cast<std::size_t>(size) < 8 * ngx_pagesize) {
-    return invalid(cf, cmd, "size", size_text, "it must be at least 32k");
+    return invalid_token(cf, cmd, "size", size_text, "it must be at least 32k");
   }
 
   MainConf* mcf = main_conf(cf);
@@ -269,7 +239,8 @@ char* set_metrics(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
   auto* args = static_cast<ngx_str_t*>(cf->args->elts);
 
   if (to_view(args[1]) == "off") {
-    if (cf->args->nelts != 2) return invalid(cf, cmd, "parameter", args[2], "\"off\" takes none");
+    if (cf->args->nelts != 2)
+      return invalid_token(cf, cmd, "parameter", args[2], "\"off\" takes none");
     lcf->metrics_zone = nullptr;
     return NGX_CONF_OK;
   }
@@ -283,7 +254,7 @@ char* set_metrics(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
   }
   for (ngx_uint_t i = 2; i < cf->args->nelts; ++i) {
     if (!starts_with(args[i], "route=") || args[i].len == 6) {
-      return invalid(cf, cmd, "parameter", args[i], "expected route=<name>");
+      return invalid_token(cf, cmd, "parameter", args[i], "expected route=<name>");
     }
     lcf->metrics_route_name = value_after(args[i], 6);
   }
@@ -296,7 +267,7 @@ char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
   auto* args = static_cast<ngx_str_t*>(cf->args->elts);
   if (to_view(cmd->name) == "captain_status_token") {
     if (lcf->status_token.data != nullptr) return const_cast<char*>("is duplicate");
-    if (args[1].len == 0) return invalid(cf, cmd, "token", args[1], "the token is empty");
+    if (args[1].len == 0) return invalid_token(cf, cmd, "token", args[1], "the token is empty");
     lcf->status_token = args[1];
     return NGX_CONF_OK;
   }
@@ -304,7 +275,7 @@ char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
     if (to_view(args[1]) == "json") {
       lcf->status_json = 1;
     } else if (to_view(args[1]) != "prometheus") {
-      return invalid(cf, cmd, "format", args[1], "it must be \"prometheus\" or \"json\"");
+      return invalid_token(cf, cmd, "format", args[1], "it must be \"prometheus\" or \"json\"");
     }
   }
   auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(

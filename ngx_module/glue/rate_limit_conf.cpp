@@ -6,7 +6,9 @@
 #include <ctime>
 #include <string>
 
+#include "ngx_module/glue/conf_args.h"
 #include "ngx_module/glue/loc_conf.h"
+#include "ngx_module/glue/shm_region.h"
 
 namespace captain::glue {
 
@@ -14,37 +16,12 @@ namespace {
 
 using rate_limit::LimitTable;
 
-// The zone's memory block begins with its own size, so a reused segment can be re-attached
-// without trusting anything else in it.
-struct alignas(64) RegionPrefix {
-  std::uint64_t table_bytes;
-};
-
 // Shared memory names are global to nginx: ours carry a prefix so that a captain zone may share
 // its name with a limit_req or upstream zone.
 constexpr char kShmPrefix[] = "captain_limit:";
 
 // Below this many pages a zone could hold only a handful of keys: surely a typo ("32" for "32k").
 constexpr std::size_t kMinZonePages = 8;
-
-char* conf_error() noexcept {
-  return static_cast<char*>(NGX_CONF_ERROR);
-}
-
-char* invalid(ngx_conf_t* cf, ngx_command_t* cmd, const char* what, const ngx_str_t& token,
-              const char* reason) noexcept {
-  ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\" in \"%V\" directive, %s", what,
-                     &token, &cmd->name, reason);
-  return conf_error();
-}
-
-bool starts_with(const ngx_str_t& s, std::string_view prefix) noexcept {
-  return to_view(s).substr(0, prefix.size()) == prefix;
-}
-
-ngx_str_t value_after(const ngx_str_t& s, std::size_t prefix_len) noexcept {
-  return ngx_str_t{s.len - prefix_len, s.data + prefix_len};
-}
 
 LimitZone* find_zone(MainConf* mcf, const ngx_str_t& name) noexcept {
   auto** zones = static_cast<LimitZone**>(mcf->limit_zones->elts);
@@ -105,9 +82,9 @@ bool existed_before(const ngx_shm_zone_t* zone) noexcept {
   }
 }
 
-ngx_int_t format_region(ngx_shm_zone_t* shm_zone, LimitZone* zone, RegionPrefix* prefix) noexcept {
-  zone->table = LimitTable::create(prefix + 1, prefix->table_bytes, zone->policy, random_seed(),
-                                   ngx_current_msec);
+ngx_int_t format_region(ngx_shm_zone_t* shm_zone, LimitZone* zone, ShmRegion* region) noexcept {
+  zone->table = LimitTable::create(region->table(), region->table_bytes, zone->policy,
+                                   random_seed(), ngx_current_msec);
   if (!zone->table.valid()) {
     ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                   "captain_limit_zone \"%V\" is too small to hold any key", &zone->name);
@@ -118,12 +95,11 @@ ngx_int_t format_region(ngx_shm_zone_t* shm_zone, LimitZone* zone, RegionPrefix*
 
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
   auto* zone = static_cast<LimitZone*>(shm_zone->data);
-  auto* slab = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
 
   if (old_data != nullptr) {
     // nginx -s reload with the same size: the segment (and every key in it) is still there.
-    auto* prefix = static_cast<RegionPrefix*>(slab->data);
-    zone->table = LimitTable::attach(prefix + 1, prefix->table_bytes);
+    ShmRegion* region = existing_region(shm_zone);
+    zone->table = LimitTable::attach(region->table(), region->table_bytes);
     if (zone->table.valid() && zone->table.header().policy == zone->policy) return NGX_OK;
 
     try {
@@ -135,7 +111,7 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
                     &zone->name, now.c_str(), was.c_str());
     } catch (...) {
     }
-    return format_region(shm_zone, zone, prefix);
+    return format_region(shm_zone, zone, region);
   }
 
   if (existed_before(shm_zone)) {
@@ -145,18 +121,13 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
                   &zone->name, shm_zone->shm.size);
   }
 
-  // One allocation takes every free page of the slab pool: the table does its own bookkeeping,
-  // so the slab allocator's per-object overhead is paid once, not per key.
-  const std::size_t bytes = slab->pfree << ngx_pagesize_shift;
-  auto* prefix = static_cast<RegionPrefix*>(ngx_slab_alloc(slab, bytes));
-  if (prefix == nullptr) {
+  ShmRegion* region = allocate_region(shm_zone);
+  if (region == nullptr) {
     ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                   "captain_limit_zone \"%V\": could not allocate its table", &zone->name);
     return NGX_ERROR;
   }
-  prefix->table_bytes = bytes - sizeof(RegionPrefix);
-  slab->data = prefix;
-  return format_region(shm_zone, zone, prefix);
+  return format_region(shm_zone, zone, region);
 }
 
 // captain_limit_zone parameters, as read.
@@ -191,16 +162,18 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
     const ngx_str_t& arg = args[i];
     if (starts_with(arg, "name=")) {
       zone_args.name = value_after(arg, 5);
-      if (zone_args.name.len == 0) return invalid(cf, cmd, "parameter", arg, "the name is empty");
+      if (zone_args.name.len == 0)
+        return invalid_token(cf, cmd, "parameter", arg, "the name is empty");
     } else if (starts_with(arg, "size=")) {
       zone_args.size_text = value_after(arg, 5);
       zone_args.size = ngx_parse_size(&zone_args.size_text);
       if (zone_args.size == NGX_ERROR) {
-        return invalid(cf, cmd, "size", zone_args.size_text, "expected a size such as 10m");
+        return invalid_token(cf, cmd, "size", zone_args.size_text, "expected a size such as 10m");
       }
     } else if (starts_with(arg, "key=")) {
       zone_args.key = value_after(arg, 4);
-      if (zone_args.key.len == 0) return invalid(cf, cmd, "parameter", arg, "the key is empty");
+      if (zone_args.key.len == 0)
+        return invalid_token(cf, cmd, "parameter", arg, "the key is empty");
     } else if (starts_with(arg, "rate=")) {
       zone_args.rate = value_after(arg, 5);
     } else if (starts_with(arg, "burst=")) {
@@ -208,10 +181,11 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
       zone_args.burst = ngx_atoi(burst.data, burst.len);
       if (zone_args.burst == NGX_ERROR ||
           static_cast<std::uint64_t>(zone_args.burst) > rate_limit::kMaxBurst) {
-        return invalid(cf, cmd, "burst", burst, "expected a number from 0 to 10000000");
+        return invalid_token(cf, cmd, "burst", burst, "expected a number from 0 to 10000000");
       }
     } else {
-      return invalid(cf, cmd, "parameter", arg, "expected name=, size=, key=, rate= or burst=");
+      return invalid_token(cf, cmd, "parameter", arg,
+                           "expected name=, size=, key=, rate= or burst=");
     }
   }
 
@@ -227,15 +201,15 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
   }
 
   if (static_cast<std::size_t>(zone_args.size) < kMinZonePages * ngx_pagesize) {
-    return invalid(cf, cmd, "size", zone_args.size_text, "it must be at least 32k");
+    return invalid_token(cf, cmd, "size", zone_args.size_text, "it must be at least 32k");
   }
 
   try {
     const rate_limit::RateParse rate = rate_limit::parse_rate(to_view(zone_args.rate));
-    if (!rate.ok) return invalid(cf, cmd, "rate", zone_args.rate, rate.error.c_str());
+    if (!rate.ok) return invalid_token(cf, cmd, "rate", zone_args.rate, rate.error.c_str());
     const rate_limit::PolicyBuild built =
         rate_limit::make_policy(rate.rate, static_cast<std::uint64_t>(zone_args.burst));
-    if (!built.ok) return invalid(cf, cmd, "rate", zone_args.rate, built.error.c_str());
+    if (!built.ok) return invalid_token(cf, cmd, "rate", zone_args.rate, built.error.c_str());
 
     MainConf* mcf = main_conf(cf);
     LimitZone* zone = find_zone(mcf, zone_args.name);
@@ -355,11 +329,12 @@ char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
     } else if (to_view(arg) == "count=failures") {
       rule.count_failures = 1;
     } else if (starts_with(arg, "count=")) {
-      return invalid(cf, cmd, "count", value_after(arg, 6), "it must be \"all\" or \"failures\"");
+      return invalid_token(cf, cmd, "count", value_after(arg, 6),
+                           "it must be \"all\" or \"failures\"");
     } else if (starts_with(arg, "failure_status=")) {
       if (!parse_failure_statuses(value_after(arg, 15), &rule)) {
-        return invalid(cf, cmd, "failure_status", value_after(arg, 15),
-                       "expected up to 8 comma-separated status codes, e.g. 401,403");
+        return invalid_token(cf, cmd, "failure_status", value_after(arg, 15),
+                             "expected up to 8 comma-separated status codes, e.g. 401,403");
       }
       failure_status_given = true;
     } else if (to_view(arg) == "dry_run") {
@@ -368,12 +343,13 @@ char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
       const ngx_str_t status = value_after(arg, 7);
       const ngx_int_t code = ngx_atoi(status.data, status.len);
       if (code < 400 || code > 599) {
-        return invalid(cf, cmd, "status", status, "it must be between 400 and 599");
+        return invalid_token(cf, cmd, "status", status, "it must be between 400 and 599");
       }
       rule.reject_status = static_cast<ngx_uint_t>(code);
     } else if (starts_with(arg, "bypass=")) {
       ngx_str_t value = value_after(arg, 7);
-      if (value.len == 0) return invalid(cf, cmd, "parameter", arg, "the bypass value is empty");
+      if (value.len == 0)
+        return invalid_token(cf, cmd, "parameter", arg, "the bypass value is empty");
       rule.bypass = static_cast<ngx_http_complex_value_t*>(
           ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
       if (rule.bypass == nullptr) return conf_error();
@@ -383,8 +359,8 @@ char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
       ccv.complex_value = rule.bypass;
       if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return conf_error();
     } else {
-      return invalid(cf, cmd, "parameter", arg,
-                     "expected count=, failure_status=, dry_run, status= or bypass=");
+      return invalid_token(cf, cmd, "parameter", arg,
+                           "expected count=, failure_status=, dry_run, status= or bypass=");
     }
   }
 
@@ -417,7 +393,8 @@ char* set_limit_headers(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept
   } else if (v == "off") {
     headers = LimitHeaders::off;
   } else {
-    return invalid(cf, cmd, "value", arg, "it must be \"legacy\", \"ietf\", \"both\" or \"off\"");
+    return invalid_token(cf, cmd, "value", arg,
+                         "it must be \"legacy\", \"ietf\", \"both\" or \"off\"");
   }
   lcf->limit_headers = static_cast<ngx_uint_t>(headers);
   return NGX_CONF_OK;
