@@ -15,9 +15,7 @@ namespace {
 
 char* invalid_argument(ngx_conf_t* cf, ngx_command_t* cmd, const ngx_str_t& token, const char* what,
                        const std::string& reason) noexcept {
-  ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid %s \"%V\" in \"%V\" directive, %s", what,
-                     &token, &cmd->name, reason.c_str());
-  return conf_error();
+  return invalid_token(cf, cmd, what, token, reason.c_str());
 }
 
 // Runs a directive body that may allocate C++ memory; no exception reaches nginx.

@@ -3,6 +3,7 @@
 #include "ngx_module/core/metrics/series_labels.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/metrics_conf.h"
+#include "ngx_module/glue/request_phase.h"
 
 namespace captain::glue {
 
@@ -12,14 +13,6 @@ namespace {
 int response_status(const ngx_http_request_t* r) noexcept {
   if (r->err_status != 0) return static_cast<int>(r->err_status);
   return static_cast<int>(r->headers_out.status);
-}
-
-std::uint64_t elapsed_ms(const ngx_http_request_t* r) noexcept {
-  const ngx_time_t* now = ngx_timeofday();
-  const ngx_msec_int_t ms = static_cast<ngx_msec_int_t>(
-      (now->sec - r->start_sec) * 1000 +
-      (static_cast<ngx_msec_int_t>(now->msec) - static_cast<ngx_msec_int_t>(r->start_msec)));
-  return ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
 }
 
 // Time spent in upstreams, over every attempt ($upstream_response_time lists them).
@@ -46,21 +39,16 @@ ngx_int_t record_request(ngx_http_request_t* r) noexcept {
   std::uint64_t upstream = 0;
   const bool has_upstream = upstream_ms(r, &upstream);
   zone->table.record(ngx_worker, route->slot, metrics::method_index(to_view(r->method_name)),
-                     metrics::status_index(response_status(r)), elapsed_ms(r) * 1000, has_upstream,
-                     upstream * 1000, static_cast<std::uint64_t>(r->connection->sent));
+                     metrics::status_index(response_status(r)), request_elapsed_ms(r) * 1000,
+                     has_upstream, upstream * 1000,
+                     static_cast<std::uint64_t>(r->connection->sent));
   return NGX_OK;
 }
 
 }  // namespace
 
 ngx_int_t init_metrics_log(ngx_conf_t* cf) noexcept {
-  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
-      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-  auto* h =
-      static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers));
-  if (h == nullptr) return NGX_ERROR;
-  *h = record_request;
-  return NGX_OK;
+  return add_phase_handler(cf, NGX_HTTP_LOG_PHASE, record_request);
 }
 
 }  // namespace captain::glue

@@ -3,6 +3,7 @@
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/rate_limit_conf.h"
 #include "ngx_module/glue/request_ctx.h"
+#include "ngx_module/glue/request_phase.h"
 
 namespace captain::glue {
 
@@ -187,13 +188,7 @@ ngx_int_t limit_access(ngx_http_request_t* r) noexcept {
 }  // namespace
 
 ngx_int_t init_rate_limit_phase(ngx_conf_t* cf) noexcept {
-  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
-      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-  auto* h = static_cast<ngx_http_handler_pt*>(
-      ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers));
-  if (h == nullptr) return NGX_ERROR;
-  *h = limit_access;
-  return NGX_OK;
+  return add_phase_handler(cf, NGX_HTTP_PREACCESS_PHASE, limit_access);
 }
 
 }  // namespace captain::glue

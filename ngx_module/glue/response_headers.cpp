@@ -6,6 +6,7 @@
 #include "ngx_module/glue/header_names.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/request_ctx.h"
+#include "ngx_module/glue/request_phase.h"
 
 namespace captain::glue {
 
@@ -29,12 +30,7 @@ bool over_tls(ngx_http_request_t* r) noexcept {
 }
 
 ngx_str_t response_time_value(ngx_http_request_t* r) noexcept {
-  // nginx's cached clock, the same one $request_time uses: millisecond resolution, no syscall.
-  const ngx_time_t* now = ngx_timeofday();
-  ngx_msec_int_t ms = static_cast<ngx_msec_int_t>(
-      (now->sec - r->start_sec) * 1000 +
-      (static_cast<ngx_msec_int_t>(now->msec) - static_cast<ngx_msec_int_t>(r->start_msec)));
-  if (ms < 0) ms = 0;
+  std::uint64_t ms = request_elapsed_ms(r);
 
   // "<digits>ms", written right to left into the end of the buffer (ngx_sprintf's general
   // formatter costs more than the rest of this filter).

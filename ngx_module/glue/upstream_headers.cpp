@@ -4,6 +4,7 @@
 #include "ngx_module/glue/header_names.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/request_ctx.h"
+#include "ngx_module/glue/request_phase.h"
 
 namespace captain::glue {
 
@@ -59,13 +60,7 @@ ngx_int_t init_upstream_headers(ngx_conf_t* cf) noexcept {
   g_traceparent_header = make_header_name(kTraceparentHeader, "traceparent");
   g_tracestate_header = make_header_name(kTracestateHeader, "tracestate");
 
-  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
-      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-  auto* h = static_cast<ngx_http_handler_pt*>(
-      ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers));
-  if (h == nullptr) return NGX_ERROR;
-  *h = upstream_headers_handler;
-  return NGX_OK;
+  return add_phase_handler(cf, NGX_HTTP_REWRITE_PHASE, upstream_headers_handler);
 }
 
 }  // namespace captain::glue
