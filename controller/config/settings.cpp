@@ -1,22 +1,146 @@
 #include "controller/config/settings.h"
 
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
 #include <utility>
+#include <vector>
 
 namespace captain::config {
 namespace {
 
-constexpr std::string_view kListenFlag = "--listen";
+using Setter = Expected<void, std::string> (*)(Settings&, std::string_view value);
 
-Expected<ListenAddress, std::string> listen_from(std::string_view source, std::string_view text) {
-  auto parsed = parse_listen_address(text);
-  if (!parsed) {
-    std::string message(source);
-    message += ": ";
-    message += parsed.error();
-    return Unexpected(std::move(message));
+// One setting: its YAML key, environment variable and (optional) command-line flag share one
+// parser, so the three layers can never disagree on what a value means.
+struct Option {
+  std::string_view key;   // controller.yaml
+  std::string_view env;   // CAPTAIN_*
+  std::string_view flag;  // "--listen", or empty when there is none
+  std::string_view help;
+  Setter set;
+};
+
+Expected<void, std::string> ok() {
+  return {};
+}
+
+Expected<void, std::string> set_path(std::string& field, std::string_view value) {
+  if (value.empty()) return Unexpected(std::string("must not be empty"));
+  if (value.front() != '/') {
+    return Unexpected("must be an absolute path, not \"" + std::string(value) + "\"");
   }
-  return parsed;
+  field = value;
+  return ok();
+}
+
+constexpr std::array kOptions{
+    Option{"listen", kListenEnv, "--listen", "address of the HTTP API (127.0.0.1:3000)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto parsed = parse_listen_address(v);
+             if (!parsed) return Unexpected(parsed.error());
+             s.listen = std::move(*parsed);
+             return ok();
+           }},
+    Option{"data_dir", "CAPTAIN_DATA_DIR", "--data-dir", "state directory (/captain/data)",
+           [](Settings& s, std::string_view v) { return set_path(s.data_dir, v); }},
+    // No flag: a password on the command line is visible to every user through ps.
+    Option{"password", "CAPTAIN_PASSWORD", "", "first-run password",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             if (v.find('\0') != std::string_view::npos) {
+               return Unexpected(std::string("must not contain NUL"));
+             }
+             s.password = std::string(v);
+             return ok();
+           }},
+    Option{"root_domain", "CAPTAIN_ROOT_DOMAIN", "--root-domain",
+           "apps are <app>.<root_domain> (captain.localhost)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.root_domain = v;
+             return ok();
+           }},
+    Option{"docker_socket", "CAPTAIN_DOCKER_SOCKET", "--docker-socket",
+           "Docker Engine API socket (/var/run/docker.sock)",
+           [](Settings& s, std::string_view v) { return set_path(s.docker_socket, v); }},
+    Option{"nginx_conf_dir", "CAPTAIN_NGINX_CONF_DIR", "--nginx-conf-dir",
+           "where generated nginx config goes (/captain/generated/nginx)",
+           [](Settings& s, std::string_view v) { return set_path(s.nginx_conf_dir, v); }},
+    Option{"nginx_pid_file", "CAPTAIN_NGINX_PID_FILE", "--nginx-pid-file",
+           "pid file of the local nginx master (/run/nginx.pid)",
+           [](Settings& s, std::string_view v) { return set_path(s.nginx_pid_file, v); }},
+    Option{"token_ttl", "CAPTAIN_TOKEN_TTL", "", "lifetime of a login token (7d)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.token_ttl = *d;
+             return ok();
+           }},
+    Option{"secret_rotation", "CAPTAIN_SECRET_ROTATION", "",
+           "token signing secret rotated after (30d)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.secret_rotation = *d;
+             return ok();
+           }},
+    Option{"max_body", "CAPTAIN_MAX_BODY", "", "largest API request body (8m)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_byte_size(v);
+             if (!n) return Unexpected(n.error());
+             s.max_body_bytes = *n;
+             return ok();
+           }},
+};
+
+const Option* option_by_key(std::string_view key) {
+  for (const auto& o : kOptions) {
+    if (o.key == key) return &o;
+  }
+  return nullptr;
+}
+
+Expected<void, std::string> apply(const Option& option, Settings& settings, std::string_view source,
+                                  std::string_view value) {
+  auto result = option.set(settings, value);
+  if (!result) return Unexpected(std::string(source) + ": " + result.error());
+  return ok();
+}
+
+Expected<void, std::string> apply_yaml(const std::string& path, const std::string& text,
+                                       Settings& settings) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Unexpected(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return ok();  // an empty file: all defaults
+  if (!root.IsMap()) return Unexpected(path + ": expected a mapping of settings");
+  for (const auto& entry : root) {
+    const std::string line = std::to_string(entry.first.Mark().line + 1);
+    const std::string key = entry.first.Scalar();
+    const Option* option = option_by_key(key);
+    if (option == nullptr) {
+      return Unexpected(path + ":" + line + ": unknown setting \"" + key + "\"");
+    }
+    if (!entry.second.IsScalar()) {
+      return Unexpected(path + ":" + line + ": " + key + " must be a single value");
+    }
+    auto applied = apply(*option, settings, path + ":" + line + ": " + key, entry.second.Scalar());
+    if (!applied) return applied;
+  }
+  return ok();
 }
 
 }  // namespace
@@ -29,60 +153,160 @@ EnvLookup process_environment() {
   };
 }
 
+FileReader disk_files() {
+  return [](const std::string& path) -> Expected<std::optional<std::string>, std::string> {
+    std::error_code exists_error;
+    if (!std::filesystem::exists(path, exists_error) && !exists_error) {
+      return std::optional<std::string>();
+    }
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Unexpected(path + ": " + std::strerror(errno != 0 ? errno : EIO));
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return Unexpected(path + ": read error");
+    return std::optional<std::string>(text.str());
+  };
+}
+
+Expected<std::chrono::seconds, std::string> parse_duration(std::string_view text) {
+  std::int64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::int64_t scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  if (unit == "m") scale = 60;
+  if (unit == "h") scale = 3600;
+  if (unit == "d") scale = 86400;
+  if (ec != std::errc() || scale == 0 || number <= 0 ||
+      number > std::numeric_limits<std::int32_t>::max() / scale) {
+    return Unexpected("invalid duration \"" + std::string(text) +
+                      "\" (a positive number with s, m, h or d, e.g. 15m)");
+  }
+  return std::chrono::seconds(number * scale);
+}
+
+Expected<std::size_t, std::string> parse_byte_size(std::string_view text) {
+  std::size_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::size_t shift = 64;
+  if (unit.empty()) shift = 0;
+  if (unit == "k" || unit == "K") shift = 10;
+  if (unit == "m" || unit == "M") shift = 20;
+  if (ec != std::errc() || shift == 64 || number == 0 || number > (std::size_t{1} << 30) >> shift) {
+    return Unexpected("invalid size \"" + std::string(text) +
+                      "\" (bytes, or a number with k or m, at most 1g)");
+  }
+  return number << shift;
+}
+
 Expected<Startup, std::string> load_settings(std::span<const std::string_view> args,
-                                             const EnvLookup& env) {
+                                             const EnvLookup& env, const FileReader& files) {
   Startup startup;
 
   auto listen = parse_listen_address(kDefaultListen);
   if (!listen) return Unexpected("built-in default: " + listen.error());
   startup.settings.listen = std::move(*listen);
 
-  if (auto value = env(kListenEnv)) {
-    auto from_env = listen_from(kListenEnv, *value);
-    if (!from_env) return Unexpected(from_env.error());
-    startup.settings.listen = std::move(*from_env);
-  }
-
+  // Pass 1 over the command line: options that decide what else is read (--config, --help)
+  // and the syntax of every flag; values are applied in pass 2, after the file and env.
+  std::optional<std::string> config_path;
+  std::vector<std::pair<const Option*, std::string_view>> flag_values;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     if (arg == "-h" || arg == "--help") {
       startup.show_help = true;
       continue;
     }
-
-    std::optional<std::string_view> listen_value;
-    if (arg == kListenFlag) {
-      if (i + 1 == args.size()) return Unexpected(std::string("--listen needs a value HOST:PORT"));
-      listen_value = args[++i];
-    } else if (arg.starts_with(kListenFlag) && arg.size() > kListenFlag.size() &&
-               arg[kListenFlag.size()] == '=') {
-      listen_value = arg.substr(kListenFlag.size() + 1);
+    std::string_view name = arg;
+    std::optional<std::string_view> inline_value;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      inline_value = arg.substr(eq + 1);
     }
-    if (listen_value) {
-      auto from_flag = listen_from(kListenFlag, *listen_value);
-      if (!from_flag) return Unexpected(from_flag.error());
-      startup.settings.listen = std::move(*from_flag);
-      continue;
+    const Option* option = nullptr;
+    for (const auto& o : kOptions) {
+      if (!o.flag.empty() && o.flag == name) option = &o;
     }
+    if (option == nullptr && name != "--config") {
+      if (arg.starts_with("-")) return Unexpected("unknown option \"" + std::string(arg) + "\"");
+      return Unexpected("unexpected argument \"" + std::string(arg) + "\"");
+    }
+    std::string_view value;
+    if (inline_value) {
+      value = *inline_value;
+    } else {
+      if (i + 1 == args.size()) return Unexpected(std::string(name) + " needs a value");
+      value = args[++i];
+    }
+    if (name == "--config") {
+      config_path = std::string(value);
+    } else {
+      flag_values.emplace_back(option, value);
+    }
+  }
 
-    if (arg.starts_with("-")) return Unexpected("unknown option \"" + std::string(arg) + "\"");
-    return Unexpected("unexpected argument \"" + std::string(arg) + "\"");
+  // The file: --config, else CAPTAIN_CONFIG, else the default path. A file named explicitly
+  // must exist; the default one is optional (no file = single-node defaults).
+  bool explicit_config = config_path.has_value();
+  if (!config_path) {
+    if (auto from_env = env("CAPTAIN_CONFIG")) {
+      config_path = *from_env;
+      explicit_config = true;
+    } else {
+      config_path = std::string(kDefaultConfigPath);
+    }
+  }
+  auto text = files(*config_path);
+  if (!text) return Unexpected(text.error());
+  if (*text) {
+    auto applied = apply_yaml(*config_path, **text, startup.settings);
+    if (!applied) return Unexpected(applied.error());
+    startup.config_path = *config_path;
+  } else if (explicit_config) {
+    return Unexpected(*config_path + ": no such file");
+  }
+
+  for (const auto& option : kOptions) {
+    if (auto value = env(option.env)) {
+      auto applied = apply(option, startup.settings, option.env, *value);
+      if (!applied) return Unexpected(applied.error());
+    }
+  }
+  for (const auto& [option, value] : flag_values) {
+    auto applied = apply(*option, startup.settings, option->flag, value);
+    if (!applied) return Unexpected(applied.error());
   }
   return startup;
 }
 
 std::string usage_text() {
-  return "Usage: captain-controller [--listen HOST:PORT]\n"
-         "\n"
-         "Tyaprover controller: owns app definitions, drives Docker Swarm and nginx.\n"
-         "\n"
-         "Options:\n"
-         "  --listen HOST:PORT  address of the HTTP API; an IPv6 host goes in brackets,\n"
-         "                      [::1]:3000 (env CAPTAIN_LISTEN, default 127.0.0.1:3000)\n"
-         "  -h, --help          print this help and exit\n"
-         "\n"
-         "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 when the service fails\n"
-         "(for example the address cannot be bound), 2 for invalid usage.\n";
+  std::string text =
+      "Usage: captain-controller [--config FILE] [options]\n"
+      "\n"
+      "Tyaprover controller: owns app definitions, drives Docker Swarm and nginx.\n"
+      "Settings come from defaults, then FILE (default /etc/captain/controller.yaml if it\n"
+      "exists; also CAPTAIN_CONFIG), then CAPTAIN_* environment variables, then options.\n"
+      "\n"
+      "Options:\n"
+      "  --config FILE          YAML settings file (keys as below)\n";
+  for (const auto& o : kOptions) {
+    std::string line = "  ";
+    line += o.flag.empty() ? std::string("(no flag)") : std::string(o.flag) + " VALUE";
+    line.resize(std::max<std::size_t>(line.size() + 1, 25), ' ');
+    line += std::string(o.help) + "\n";
+    line +=
+        std::string(25, ' ') + "key " + std::string(o.key) + ", env " + std::string(o.env) + "\n";
+    text += line;
+  }
+  text +=
+      "  -h, --help             print this help and exit\n"
+      "\n"
+      "An IPv6 listen host goes in brackets: [::1]:3000.\n"
+      "Exit status: 0 after a clean stop (SIGTERM/SIGINT), 1 when the service fails\n"
+      "(for example the address cannot be bound), 2 for invalid usage or settings.\n";
+  return text;
 }
 
 }  // namespace captain::config

@@ -1,7 +1,9 @@
-// Controller settings: built-in defaults, then CAPTAIN_* environment variables, then the
-// command line, each layer overriding the one before.
+// Controller settings: built-in defaults, then controller.yaml, then CAPTAIN_* environment
+// variables, then the command line, each layer overriding the one before.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <span>
@@ -14,15 +16,27 @@
 namespace captain::config {
 
 inline constexpr std::string_view kDefaultListen = "127.0.0.1:3000";
+inline constexpr std::string_view kDefaultConfigPath = "/etc/captain/controller.yaml";
 inline constexpr std::string_view kListenEnv = "CAPTAIN_LISTEN";
 
 struct Settings {
   ListenAddress listen;
+  std::string data_dir = "/captain/data";  // captain.db lives here
+  // First-run password: hashed into the store when it has none. Never logged.
+  std::optional<std::string> password;
+  std::string root_domain = "captain.localhost";
+  std::string docker_socket = "/var/run/docker.sock";
+  std::string nginx_conf_dir = "/captain/generated/nginx";
+  std::string nginx_pid_file = "/run/nginx.pid";
+  std::chrono::seconds token_ttl{std::chrono::hours(24 * 7)};
+  std::chrono::seconds secret_rotation{std::chrono::hours(24 * 30)};
+  std::size_t max_body_bytes = 8 * 1024 * 1024;
 };
 
 // What the process was asked to do.
 struct Startup {
   Settings settings;
+  std::string config_path;  // the file read, empty when none
   bool show_help = false;
 };
 
@@ -30,14 +44,29 @@ struct Startup {
 // environment.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
+// Reads a whole file; nullopt when it does not exist, an error message when it cannot be read.
+using FileReader =
+    std::function<Expected<std::optional<std::string>, std::string>(const std::string& path)>;
+
 // The real process environment (getenv). Call before other threads start.
 EnvLookup process_environment();
 
-// Builds the settings from defaults, env and args (argv without the program name). Every
-// value given is validated, including an env value that a flag overrides, so a typo never
-// lies dormant. The error is a one-line message for stderr.
+// Reads files from disk.
+FileReader disk_files();
+
+// Builds the settings from defaults, the YAML file (--config / CAPTAIN_CONFIG, else the
+// default path if it exists), env and args (argv without the program name). Every value given
+// is validated, including one a later layer overrides, so a typo never lies dormant; unknown
+// YAML keys are errors. The error is a one-line message for stderr.
 Expected<Startup, std::string> load_settings(std::span<const std::string_view> args,
-                                             const EnvLookup& env);
+                                             const EnvLookup& env,
+                                             const FileReader& files = disk_files());
+
+// "90", "90s", "15m", "12h", "7d" -> seconds (> 0).
+Expected<std::chrono::seconds, std::string> parse_duration(std::string_view text);
+
+// "512", "64k", "8m" -> bytes (> 0).
+Expected<std::size_t, std::string> parse_byte_size(std::string_view text);
 
 // --help text.
 std::string usage_text();

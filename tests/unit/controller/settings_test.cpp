@@ -9,6 +9,15 @@
 namespace captain::config {
 namespace {
 
+FileReader files_of(std::map<std::string, std::string> files) {
+  return [files = std::move(files)](
+             const std::string& path) -> Expected<std::optional<std::string>, std::string> {
+    auto it = files.find(path);
+    if (it == files.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  };
+}
+
 EnvLookup env_of(std::map<std::string, std::string> values) {
   return [values = std::move(values)](std::string_view name) -> std::optional<std::string> {
     auto it = values.find(std::string(name));
@@ -19,23 +28,133 @@ EnvLookup env_of(std::map<std::string, std::string> values) {
 
 TEST(Settings, DefaultListenIsLoopback3000) {
   std::vector<std::string_view> args;
-  auto startup = load_settings(args, env_of({}));
+  auto startup = load_settings(args, env_of({}), files_of({}));
   ASSERT_TRUE(startup);
   EXPECT_EQ(startup->settings.listen.to_string(), "127.0.0.1:3000");
 }
 
 TEST(Settings, FlagOverridesEnvironment) {
   std::vector<std::string_view> args{"--listen", "127.0.0.1:4000"};
-  auto startup = load_settings(args, env_of({{"CAPTAIN_LISTEN", "127.0.0.1:5000"}}));
+  auto startup = load_settings(args, env_of({{"CAPTAIN_LISTEN", "127.0.0.1:5000"}}), files_of({}));
   ASSERT_TRUE(startup);
   EXPECT_EQ(startup->settings.listen.to_string(), "127.0.0.1:4000");
 }
 
 TEST(Settings, InvalidEnvironmentValueIsReportedEvenWhenOverridden) {
   std::vector<std::string_view> args{"--listen", "127.0.0.1:4000"};
-  auto startup = load_settings(args, env_of({{"CAPTAIN_LISTEN", "nonsense"}}));
+  auto startup = load_settings(args, env_of({{"CAPTAIN_LISTEN", "nonsense"}}), files_of({}));
   ASSERT_FALSE(startup);
   EXPECT_NE(startup.error().find("CAPTAIN_LISTEN"), std::string::npos);
+}
+
+TEST(Settings, DefaultsWithoutFileOrEnvironment) {
+  std::vector<std::string_view> args;
+  auto startup = load_settings(args, env_of({}), files_of({}));
+  ASSERT_TRUE(startup);
+  EXPECT_EQ(startup->settings.data_dir, "/captain/data");
+  EXPECT_EQ(startup->settings.docker_socket, "/var/run/docker.sock");
+  EXPECT_FALSE(startup->settings.password.has_value());
+  EXPECT_EQ(startup->settings.token_ttl, std::chrono::hours(24 * 7));
+  EXPECT_TRUE(startup->config_path.empty());
+}
+
+TEST(Settings, LayersFileThenEnvironmentThenFlags) {
+  std::vector<std::string_view> args{"--config", "/c.yaml", "--data-dir", "/flag"};
+  auto startup = load_settings(
+      args, env_of({{"CAPTAIN_DATA_DIR", "/env"}, {"CAPTAIN_ROOT_DOMAIN", "env.example.com"}}),
+      files_of({{"/c.yaml",
+                 "data_dir: /file\nroot_domain: file.example.com\ntoken_ttl: 2h\n"
+                 "nginx_pid_file: /run/x.pid\n"}}));
+  ASSERT_TRUE(startup) << startup.error();
+  EXPECT_EQ(startup->settings.data_dir, "/flag");
+  EXPECT_EQ(startup->settings.root_domain, "env.example.com");
+  EXPECT_EQ(startup->settings.token_ttl, std::chrono::hours(2));
+  EXPECT_EQ(startup->settings.nginx_pid_file, "/run/x.pid");
+  EXPECT_EQ(startup->config_path, "/c.yaml");
+}
+
+TEST(Settings, DefaultConfigPathIsReadWhenPresent) {
+  std::vector<std::string_view> args;
+  auto startup = load_settings(
+      args, env_of({}), files_of({{"/etc/captain/controller.yaml", "listen: 127.0.0.1:3100"}}));
+  ASSERT_TRUE(startup) << startup.error();
+  EXPECT_EQ(startup->settings.listen.to_string(), "127.0.0.1:3100");
+}
+
+TEST(Settings, ExplicitConfigFileMustExist) {
+  std::vector<std::string_view> args{"--config=/missing.yaml"};
+  auto startup = load_settings(args, env_of({}), files_of({}));
+  ASSERT_FALSE(startup);
+  EXPECT_EQ(startup.error(), "/missing.yaml: no such file");
+}
+
+TEST(Settings, UnknownYamlKeyIsAnErrorWithItsLine) {
+  std::vector<std::string_view> args{"--config", "/c.yaml"};
+  auto startup = load_settings(args, env_of({}),
+                               files_of({{"/c.yaml", "listen: 127.0.0.1:3000\nlisen: x\n"}}));
+  ASSERT_FALSE(startup);
+  EXPECT_EQ(startup.error(), "/c.yaml:2: unknown setting \"lisen\"");
+}
+
+TEST(Settings, YamlSyntaxErrorNamesTheLine) {
+  std::vector<std::string_view> args{"--config", "/c.yaml"};
+  auto startup = load_settings(args, env_of({}), files_of({{"/c.yaml", "a: [1,\n"}}));
+  ASSERT_FALSE(startup);
+  EXPECT_EQ(startup.error().rfind("/c.yaml:", 0), 0u) << startup.error();
+}
+
+TEST(Settings, InvalidValuesNameTheirSource) {
+  std::vector<std::string_view> args{"--config", "/c.yaml"};
+  auto relative = load_settings(args, env_of({}), files_of({{"/c.yaml", "data_dir: data\n"}}));
+  ASSERT_FALSE(relative);
+  EXPECT_EQ(relative.error(), "/c.yaml:1: data_dir: must be an absolute path, not \"data\"");
+
+  std::vector<std::string_view> none;
+  auto ttl = load_settings(none, env_of({{"CAPTAIN_TOKEN_TTL", "7 days"}}), files_of({}));
+  ASSERT_FALSE(ttl);
+  EXPECT_NE(ttl.error().find("CAPTAIN_TOKEN_TTL: invalid duration \"7 days\""), std::string::npos);
+
+  auto nested = load_settings(args, env_of({}), files_of({{"/c.yaml", "listen: {a: 1}\n"}}));
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error(), "/c.yaml:1: listen must be a single value");
+}
+
+TEST(Settings, PasswordHasNoFlag) {
+  std::vector<std::string_view> args{"--password", "x"};
+  auto startup = load_settings(args, env_of({}), files_of({}));
+  ASSERT_FALSE(startup);
+  EXPECT_EQ(startup.error(), "unknown option \"--password\"");
+  std::vector<std::string_view> none;
+  auto from_env = load_settings(none, env_of({{"CAPTAIN_PASSWORD", "s3cret"}}), files_of({}));
+  ASSERT_TRUE(from_env);
+  EXPECT_EQ(from_env->settings.password, "s3cret");
+}
+
+TEST(Settings, FlagWithoutValue) {
+  std::vector<std::string_view> args{"--listen"};
+  auto startup = load_settings(args, env_of({}), files_of({}));
+  ASSERT_FALSE(startup);
+  EXPECT_EQ(startup.error(), "--listen needs a value");
+}
+
+TEST(Durations, UnitsAndBounds) {
+  EXPECT_EQ(*parse_duration("90"), std::chrono::seconds(90));
+  EXPECT_EQ(*parse_duration("15m"), std::chrono::minutes(15));
+  EXPECT_EQ(*parse_duration("7d"), std::chrono::hours(168));
+  EXPECT_FALSE(parse_duration("0s"));
+  EXPECT_FALSE(parse_duration("-1s"));
+  EXPECT_FALSE(parse_duration("1w"));
+  EXPECT_FALSE(parse_duration(""));
+  EXPECT_FALSE(parse_duration("99999999999d"));
+}
+
+TEST(ByteSizes, UnitsAndBounds) {
+  EXPECT_EQ(*parse_byte_size("512"), 512u);
+  EXPECT_EQ(*parse_byte_size("64k"), 65536u);
+  EXPECT_EQ(*parse_byte_size("8m"), 8u << 20);
+  EXPECT_FALSE(parse_byte_size("0"));
+  EXPECT_FALSE(parse_byte_size("2g"));
+  EXPECT_FALSE(parse_byte_size("2048m"));
 }
 
 }  // namespace
