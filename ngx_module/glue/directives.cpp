@@ -4,7 +4,7 @@
 #include <string>
 
 #include "ngx_module/core/header_policy.h"
-#include "ngx_module/core/request_id.h"
+#include "shared/request_id/request_id.h"
 #include "ngx_module/core/span_start.h"
 #include "ngx_module/glue/conf_args.h"
 #include "ngx_module/glue/loc_conf.h"

@@ -1,7 +1,7 @@
 #include "ngx_module/glue/loc_conf.h"
 
 #include "ngx_module/core/header_policy.h"
-#include "ngx_module/core/request_id.h"
+#include "shared/request_id/request_id.h"
 #include "ngx_module/core/span_start.h"
 #include "ngx_module/glue/metrics_conf.h"
 #include "ngx_module/glue/rate_limit_conf.h"

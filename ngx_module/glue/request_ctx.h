@@ -2,7 +2,7 @@
 // once, and shared by the main request, its subrequests and its internal redirects.
 #pragma once
 
-#include "ngx_module/core/request_id.h"
+#include "shared/request_id/request_id.h"
 #include "ngx_module/core/span_start.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/ngx.h"

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "ngx_module/core/request_id.h"
+#include "shared/request_id/request_id.h"
 
 namespace {
 

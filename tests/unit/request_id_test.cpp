@@ -1,4 +1,4 @@
-#include "ngx_module/core/request_id.h"
+#include "shared/request_id/request_id.h"
 
 #include <gtest/gtest.h>
 
