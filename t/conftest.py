@@ -256,3 +256,9 @@ def pytest_report_header(config):
     version = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip()
     return [f"nginx: {NGINX} ({version})", f"module: {MODULE}",
             f"openssl: {shutil.which('openssl')}"]
+
+
+# The controller fixture (start_controller) for every test module.
+import controller_harness  # noqa: E402
+
+start_controller = controller_harness.start_controller

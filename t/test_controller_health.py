@@ -7,99 +7,17 @@ $CAPTAIN_BUILD_DIR/captain-controller (default <repo>/build). Run with Debian's 
 
 import http.client
 import json
-import os
 import re
 import signal
 import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import BUILD_DIR, free_port, wait_for_port
+from conftest import free_port
+from controller_harness import STOP_DEADLINE_S, base_env
 
-BINARY = BUILD_DIR / "captain-controller"
-
-START_DEADLINE_S = 10.0  # generous: the machine is shared and may be busy
-STOP_DEADLINE_S = 5.0
 RFC3339_UTC_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-def base_env(**extra):
-    """The inherited environment without any CAPTAIN_* setting, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPTAIN_")}
-    env.update(extra)
-    return env
-
-
-class Controller:
-    """One captain-controller process with its stdout/stderr captured in files."""
-
-    def __init__(self, args, env, workdir, name):
-        self.stdout_path = workdir / f"{name}.stdout"
-        self.stderr_path = workdir / f"{name}.stderr"
-        self._stdout = open(self.stdout_path, "wb")
-        self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(
-            [str(BINARY), *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
-            stderr=self._stderr,
-        )
-
-    def stdout(self):
-        return self.stdout_path.read_text(errors="replace")
-
-    def stderr(self):
-        return self.stderr_path.read_text(errors="replace")
-
-    def log_lines(self):
-        return [json.loads(line) for line in self.stdout().splitlines() if line.strip()]
-
-    def wait(self, timeout):
-        return self.proc.wait(timeout=timeout)
-
-    def wait_connectable(self, port):
-        if wait_for_port(port, time.monotonic() + START_DEADLINE_S, self.proc):
-            return
-        if self.proc.poll() is not None:
-            pytest.fail(
-                f"controller exited with {self.proc.returncode} before listening on "
-                f"127.0.0.1:{port}\nstderr: {self.stderr()}\nstdout: {self.stdout()}"
-            )
-        pytest.fail(f"controller not connectable on 127.0.0.1:{port} within {START_DEADLINE_S}s")
-
-    def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        self._stdout.close()
-        self._stderr.close()
-
-
-@pytest.fixture
-def start_controller(tmp_path):
-    """Factory: start_controller(*args, env=None) -> Controller; every process is killed at
-    teardown, whether or not the test passed."""
-    if not BINARY.is_file():
-        pytest.fail(f"{BINARY} not found: build it (cmake --build <dir> --target "
-                    f"captain-controller) and set CAPTAIN_BUILD_DIR=<dir>")
-    started = []
-
-    def start(*args, env=None):
-        controller = Controller(list(args), env if env is not None else base_env(), tmp_path,
-                                f"controller{len(started)}")
-        started.append(controller)
-        return controller
-
-    yield start
-    for controller in started:
-        controller.cleanup()
-
 
 def http_get(port, path, method="GET"):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)

@@ -1,0 +1,147 @@
+#include "controller/api/api_router.h"
+
+#include <exception>
+
+namespace captain::api {
+namespace {
+
+constexpr std::string_view kNamespace = "captain";
+constexpr std::string_view kUserPrefix = "/user/";
+
+// nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 1,
+// column 5: "; keep what follows the position, and give the byte offset ourselves.
+std::string parse_error_text(const nlohmann::json::parse_error& e) {
+  std::string what = e.what();
+  const auto colon = what.find(": ", what.find("parse error"));
+  if (colon != std::string::npos) what = what.substr(colon + 2);
+  return "malformed JSON body at byte " + std::to_string(e.byte) + ": " + what;
+}
+
+bool is_json_content_type(const std::string& content_type) {
+  return content_type.empty() || content_type.starts_with("application/json") ||
+         content_type.starts_with("text/plain");
+}
+
+}  // namespace
+
+bool Call::query_flag(const std::string& name) const {
+  if (!req.has_param(name)) return false;
+  const std::string value = req.get_param_value(name);
+  return !value.empty() && value != "0" && value != "false";
+}
+
+ApiRouter::ApiRouter(httplib::Server& http, ApiMetrics& metrics, logging::JsonLog& log,
+                     Authenticator authenticate)
+    : http_(http), metrics_(metrics), log_(log), authenticate_(std::move(authenticate)) {}
+
+void ApiRouter::get(const std::string& route, const std::string& pattern, Handler handler) {
+  add("GET", route, pattern, std::move(handler));
+}
+
+void ApiRouter::post(const std::string& route, const std::string& pattern, Handler handler) {
+  add("POST", route, pattern, std::move(handler));
+}
+
+void ApiRouter::add(const std::string& method, const std::string& route, const std::string& pattern,
+                    Handler handler) {
+  const std::string regex = std::string(kApiPrefix) + pattern + "/?";
+  auto serve_route = [this, method, route, handler = std::move(handler)](
+                         const httplib::Request& req, httplib::Response& res) {
+    serve(method, route, handler, req, res);
+  };
+  if (method == "GET") {
+    http_.Get(regex, serve_route);
+  } else {
+    http_.Post(regex, serve_route);
+  }
+}
+
+void ApiRouter::finish() {
+  // Unknown /api/v2/user/... path: authenticate first, then a plain 404 like CapRover's.
+  const Handler not_found = [](Call&) -> ApiResult {
+    return failure(ApiStatus::route_not_found, "Not Found");
+  };
+  for (const char* method : {"GET", "POST"}) {
+    add(method, "/user/*", "/user/.*", not_found);
+  }
+  const auto wrong_version = [this](const httplib::Request& req, httplib::Response& res) {
+    const RequestContext context = make_request_context(req);
+    add_context_headers(context, res);
+    send(res, failure(ApiStatus::generic_error, "This captain instance only accepts API v2"));
+    metrics_.record_request("/api/*", req.method, 200, 1000, {});
+  };
+  const std::string other_versions = R"(/api/(?!v2(/|$))[^/]+(/.*)?)";
+  http_.Get(other_versions, wrong_version);
+  http_.Post(other_versions, wrong_version);
+}
+
+void ApiRouter::serve(const std::string& method, const std::string& route, const Handler& handler,
+                      const httplib::Request& req, httplib::Response& res) {
+  const auto started = std::chrono::steady_clock::now();
+  const RequestContext context = make_request_context(req);
+  add_context_headers(context, res);
+  Call call{req, context, nlohmann::json::object(), route};
+
+  const auto respond = [&]() -> ApiResult {
+    // A missing x-namespace means "captain" (CapRover does the same); any other is refused.
+    if (req.has_header("x-namespace") && req.get_header_value("x-namespace") != kNamespace) {
+      return failure(ApiStatus::generic_error, "Namespace unknown");
+    }
+    if (method == "POST" && !req.body.empty()) {
+      if (!is_json_content_type(req.get_header_value("Content-Type"))) {
+        return failure(ApiStatus::illegal_parameter,
+                       "request body must be JSON (Content-Type: application/json), not " +
+                           req.get_header_value("Content-Type"));
+      }
+      try {
+        call.body = nlohmann::json::parse(req.body);
+      } catch (const nlohmann::json::parse_error& e) {
+        return failure(ApiStatus::illegal_parameter, parse_error_text(e));
+      }
+      if (!call.body.is_object()) {
+        return failure(ApiStatus::illegal_parameter, "request body must be a JSON object");
+      }
+    }
+    if (route.starts_with(kUserPrefix)) {
+      if (auto refused = authenticate_(call)) return *refused;
+    }
+    return handler(call);
+  };
+
+  ApiResult result;
+  try {
+    result = respond();
+  } catch (const std::exception& e) {
+    // A handler bug must not become a crash or an HTML 500: the envelope says what to quote.
+    log_.error("request handler failed", {{"route", route},
+                                          {"error", e.what()},
+                                          {"request_id", context.request_id},
+                                          {"trace_id", context.trace_id}});
+    result = failure(ApiStatus::generic_error,
+                     "internal error; see the controller log for request " + context.request_id);
+  }
+
+  int http_status = 200;
+  int api_status = static_cast<int>(result.status);
+  if (result.status == ApiStatus::route_not_found) {
+    http_status = 404;
+    api_status = 0;
+    res.status = 404;
+    res.set_content("Not Found", "text/plain; charset=utf-8");
+  } else {
+    send(res, result);
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  metrics_.record_request(route, method, http_status, api_status, elapsed);
+  log_.info("request", {{"method", method},
+                        {"route", route},
+                        {"path", req.path},
+                        {"status", http_status},
+                        {"api_status", api_status},
+                        {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                        {"client_ip", context.client_ip},
+                        {"request_id", context.request_id},
+                        {"trace_id", context.trace_id}});
+}
+
+}  // namespace captain::api

@@ -1,0 +1,68 @@
+// Registers /api/v2 handlers on the HTTP server with everything CapRover does around them:
+// the x-namespace check, token authentication for /user/*, JSON body parsing with precise
+// errors, the envelope, request/trace ids, a JSON log line and metrics per request. Handlers
+// only see a parsed Call and return an ApiResult.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "controller/api/api_metrics.h"
+#include "controller/api/envelope.h"
+#include "controller/api/request_context.h"
+#include "controller/log/json_log.h"
+
+namespace captain::api {
+
+inline constexpr std::string_view kApiPrefix = "/api/v2";
+
+struct Call {
+  const httplib::Request& req;
+  const RequestContext& context;
+  nlohmann::json body;  // the request's JSON object ({} for GET or an empty body)
+  std::string route;    // the registered pattern, for logs and audit
+
+  // The n-th regex capture of the path (1-based), e.g. the app name of appData/<app>.
+  std::string path_part(std::size_t n) const { return req.matches[n].str(); }
+  bool query_flag(const std::string& name) const;  // ?detached=1 / true
+};
+
+using Handler = std::function<ApiResult(Call&)>;
+
+// Checks x-captain-auth; nullopt when the caller may proceed, else the refusal to send.
+using Authenticator = std::function<std::optional<ApiResult>(const Call&)>;
+
+class ApiRouter {
+ public:
+  ApiRouter(httplib::Server& http, ApiMetrics& metrics, logging::JsonLog& log,
+            Authenticator authenticate);
+
+  // `route` is shown in logs and metrics ("/user/apps/appData/:app"); `pattern` is the regex
+  // after /api/v2 (a trailing slash is accepted, as CapRover's express router does). Routes
+  // under /user/ require a valid token.
+  void get(const std::string& route, const std::string& pattern, Handler handler);
+  void post(const std::string& route, const std::string& pattern, Handler handler);
+
+  // Registers the catch-alls; call after every route: /api/<other version>/... answers 1000
+  // "This captain instance only accepts API v2", an unknown /api/v2/user/... path checks the
+  // token first (as CapRover does) and then answers HTTP 404 "Not Found".
+  void finish();
+
+ private:
+  void add(const std::string& method, const std::string& route, const std::string& pattern,
+           Handler handler);
+  void serve(const std::string& method, const std::string& route, const Handler& handler,
+             const httplib::Request& req, httplib::Response& res);
+
+  httplib::Server& http_;
+  ApiMetrics& metrics_;
+  logging::JsonLog& log_;
+  Authenticator authenticate_;
+};
+
+}  // namespace captain::api

@@ -1,0 +1,20 @@
+#include "controller/api/envelope.h"
+
+#include "controller/log/json_log.h"
+
+namespace captain::api {
+
+std::string envelope_body(const ApiResult& result) {
+  nlohmann::ordered_json body;
+  body["status"] = static_cast<int>(result.status);
+  body["description"] = result.description;
+  body["data"] = result.data;
+  return logging::dump_json(body);
+}
+
+void send(httplib::Response& res, const ApiResult& result) {
+  res.status = 200;
+  res.set_content(envelope_body(result), kEnvelopeContentType);
+}
+
+}  // namespace captain::api

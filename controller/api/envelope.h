@@ -1,0 +1,62 @@
+// CapRover's response envelope: HTTP 200 with {"status", "description", "data"}, where status is
+// one of CapRover's API codes. The official caprover CLI reads only these three keys.
+#pragma once
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace captain::api {
+
+// CapRover's ApiStatusCodes (the ones this controller answers with).
+enum class ApiStatus : int {
+  ok = 100,
+  deploy_started = 101,
+  partially_ok = 102,
+  generic_error = 1000,
+  not_authorized = 1102,
+  already_exists = 1103,
+  bad_name = 1104,
+  wrong_password = 1105,
+  auth_token_invalid = 1106,
+  illegal_operation = 1108,
+  illegal_parameter = 1110,
+  not_found = 1111,
+  password_back_off = 1113,
+  nginx_validation_failed = 1116,
+  // Not an API code: the request answers HTTP 404 "Not Found" (text), as CapRover does for an
+  // unknown path, instead of an envelope.
+  route_not_found = 404,
+};
+
+struct ApiResult {
+  ApiStatus status = ApiStatus::ok;
+  std::string description;
+  nlohmann::ordered_json data = nlohmann::ordered_json::object();
+
+  bool succeeded() const noexcept {
+    return status == ApiStatus::ok || status == ApiStatus::deploy_started ||
+           status == ApiStatus::partially_ok;
+  }
+};
+
+inline ApiResult ok(std::string description,
+                    nlohmann::ordered_json data = nlohmann::ordered_json::object()) {
+  return {ApiStatus::ok, std::move(description), std::move(data)};
+}
+
+inline ApiResult failure(ApiStatus status, std::string description) {
+  return {status, std::move(description), nlohmann::ordered_json::object()};
+}
+
+inline constexpr const char* kEnvelopeContentType = "application/json; charset=utf-8";
+
+// {"status":N,"description":"...","data":{...}} in that key order, as CapRover sends it.
+std::string envelope_body(const ApiResult& result);
+
+// HTTP 200 with the envelope.
+void send(httplib::Response& res, const ApiResult& result);
+
+}  // namespace captain::api
