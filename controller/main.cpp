@@ -1,17 +1,30 @@
 // captain-controller: argument parsing, wiring of the stages, and the process lifecycle.
 #include <signal.h>
 
+#include <chrono>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <string_view>
 #include <vector>
 
+#include "controller/api/api_metrics.h"
+#include "controller/api/api_router.h"
+#include "controller/api/api_services.h"
+#include "controller/api/app_routes.h"
+#include "controller/api/deploy_routes.h"
 #include "controller/api/error_responses.h"
 #include "controller/api/health.h"
+#include "controller/api/login_routes.h"
+#include "controller/api/system_routes.h"
+#include "controller/audit/audit_trail.h"
+#include "controller/auth/sessions.h"
 #include "controller/config/settings.h"
+#include "controller/deploy/build_log.h"
 #include "controller/http/server.h"
 #include "controller/log/json_log.h"
 #include "controller/process/shutdown_signals.h"
+#include "controller/store/schema.h"
 
 namespace {
 
@@ -41,9 +54,59 @@ int run(int argc, char** argv) {
   const captain::config::Settings& settings = startup->settings;
 
   captain::logging::JsonLog log(std::cout);
-  captain::http::Server server;
+
+  // The store: created on first run, migrated to this binary's schema, then the credentials.
+  std::error_code dir_error;
+  std::filesystem::create_directories(settings.data_dir, dir_error);
+  if (dir_error) {
+    std::cerr << kProgram << ": cannot create data directory " << settings.data_dir << ": "
+              << dir_error.message() << "\n";
+    return kExitFailure;
+  }
+  const std::filesystem::path db_path = std::filesystem::path(settings.data_dir) / "captain.db";
+  auto db = captain::store::open_store(db_path);
+  if (!db) {
+    std::cerr << kProgram << ": store " << db_path.string() << ": " << db.error().message << "\n";
+    return kExitFailure;
+  }
+  auto sessions = captain::auth::Sessions::open(**db, settings.password,
+                                                {settings.token_ttl, settings.secret_rotation},
+                                                std::chrono::system_clock::now());
+  if (!sessions) {
+    std::cerr << kProgram << ": " << sessions.error() << "\n";
+    return kExitFailure;
+  }
+  if ((*sessions)->created_password()) log.info("first run: password set from configuration");
+  log.info("store open", {{"path", db_path.string()}});
+
+  captain::api::ApiMetrics metrics;
+  captain::audit::AuditTrail audit(**db, log);
+  captain::deploy::BuildLogs builds;
+  captain::api::ApiServices services{**db, **sessions, audit, metrics, builds, settings, log};
+
+  captain::http::ServerOptions server_options;
+  server_options.payload_max_bytes = settings.max_body_bytes;
+  captain::http::Server server(server_options);
   captain::api::install_error_responses(server.routes(), log);
-  captain::api::register_health_routes(server.routes());
+  captain::api::HealthProbes probes;
+  probes.store = [&db]() -> std::string {
+    auto checked = (*db)->read([](captain::store::Transaction& tx) -> captain::store::Status {
+      return tx.exec("SELECT 1");
+    });
+    return checked ? "ok" : checked.error().message;
+  };
+  // Docker and nginx are driven by later stages; until then the controller says so.
+  probes.docker = [] { return std::string("not connected"); };
+  probes.nginx = [] { return std::string("not connected"); };
+  captain::api::register_health_routes(server.routes(), probes, metrics);
+
+  captain::api::ApiRouter router(server.routes(), metrics, log,
+                                 captain::api::token_authenticator(services));
+  captain::api::register_login_routes(router, services);
+  captain::api::register_system_routes(router, services);
+  captain::api::register_app_routes(router, services);
+  captain::api::register_deploy_routes(router, services);
+  router.finish();
 
   if (auto bound = server.bind(settings.listen); !bound) {
     std::cerr << kProgram << ": cannot listen on " << bound.error().address << ": "

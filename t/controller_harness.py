@@ -19,6 +19,10 @@ START_DEADLINE_S = 10.0  # generous: the machine is shared and may be busy
 STOP_DEADLINE_S = 5.0
 
 
+# The first-run password the controller needs before it starts serving.
+TEST_PASSWORD = "test-password"
+
+
 def base_env(**extra):
     """The inherited environment without any CAPTAIN_* setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPTAIN_")}
@@ -77,16 +81,19 @@ class Controller:
 
 @pytest.fixture
 def start_controller(tmp_path):
-    """Factory: start_controller(*args, env=None) -> Controller; every process is killed at
-    teardown, whether or not the test passed."""
+    """Factory: start_controller(*args, env=None, password=TEST_PASSWORD) -> Controller; every
+    process is killed at teardown, whether or not the test passed. `password` becomes
+    CAPTAIN_PASSWORD unless env sets it; None starts the controller without one."""
     if not BINARY.is_file():
         pytest.fail(f"{BINARY} not found: build it (cmake --build <dir> --target "
                     f"captain-controller) and set CAPTAIN_BUILD_DIR=<dir>")
     started = []
 
-    def start(*args, env=None):
+    def start(*args, env=None, password=TEST_PASSWORD):
         env = dict(env if env is not None else base_env())
         env.setdefault("CAPTAIN_DATA_DIR", str(tmp_path / f"data{len(started)}"))
+        if password is not None:
+            env.setdefault("CAPTAIN_PASSWORD", password)
         controller = Controller(list(args), env, tmp_path, f"controller{len(started)}")
         started.append(controller)
         return controller

@@ -87,6 +87,12 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
     if (req.has_header("x-namespace") && req.get_header_value("x-namespace") != kNamespace) {
       return failure(ApiStatus::generic_error, "Namespace unknown");
     }
+    // httplib has already parsed a multipart body into req.files (req.body stays empty).
+    if (req.is_multipart_form_data()) {
+      return failure(ApiStatus::illegal_operation,
+                     "file uploads (tar and git deploys) are not supported: deploy a prebuilt "
+                     "image (caprover deploy --imageName)");
+    }
     if (method == "POST" && !req.body.empty()) {
       if (!is_json_content_type(req.get_header_value("Content-Type"))) {
         return failure(ApiStatus::illegal_parameter,

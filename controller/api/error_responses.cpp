@@ -69,6 +69,11 @@ void install_error_responses(httplib::Server& http, logging::JsonLog& log) {
   const httplib::Server::HandlerWithResponse on_error = [](const httplib::Request& req,
                                                            httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 404 && req.path.starts_with("/api/")) {
+      // CapRover's answer to an unknown API path, which API clients may match on.
+      res.set_content("Not Found", "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     res.set_content(error_body(describe_status(res.status, req.path)), kJsonContentType);
     return httplib::Server::HandlerResponse::Handled;
   };

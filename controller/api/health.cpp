@@ -1,11 +1,62 @@
 #include "controller/api/health.h"
 
-namespace captain::api {
+#include <nlohmann/json.hpp>
 
-void register_health_routes(httplib::Server& http) {
+#include "controller/log/json_log.h"
+#include "shared/metrics/exposition.h"
+
+namespace captain::api {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+nlohmann::ordered_json checks_of(const HealthProbes& probes, bool& all_ok) {
+  nlohmann::ordered_json checks;
+  const std::pair<const char*, const std::function<std::string()>*> items[] = {
+      {"store", &probes.store}, {"docker", &probes.docker}, {"nginx", &probes.nginx}};
+  all_ok = true;
+  for (const auto& [name, probe] : items) {
+    const std::string state = *probe ? (*probe)() : "not connected";
+    checks[name] = state;
+    all_ok = all_ok && state == "ok";
+  }
+  return checks;
+}
+
+}  // namespace
+
+void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics) {
   http.Get("/health/live", [](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
     res.set_content(R"({"status":"ok"})", kJsonContentType);
+  });
+  http.Get("/health", [probes](const httplib::Request&, httplib::Response& res) {
+    bool ready = false;
+    nlohmann::ordered_json body;
+    body["status"] = "ok";
+    body["version"] = kVersion;
+    body["checks"] = checks_of(probes, ready);
+    body["ready"] = ready;
+    res.status = 200;
+    res.set_content(logging::dump_json(body), kJsonContentType);
+  });
+  http.Get("/health/ready", [probes](const httplib::Request&, httplib::Response& res) {
+    bool ready = false;
+    nlohmann::ordered_json body;
+    body["checks"] = checks_of(probes, ready);
+    body["status"] = ready ? "ready" : "not ready";
+    res.status = ready ? 200 : 503;
+    res.set_content(logging::dump_json(body), kJsonContentType);
+  });
+  http.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
+    std::string out;
+    metrics::TextWriter w(out);
+    w.family("captain_controller_build_info", metrics::MetricType::gauge,
+             "Always 1; the controller's version as a label.");
+    w.sample("captain_controller_build_info", {{"version", kVersion}}, std::uint64_t{1});
+    out += metrics.render_prometheus();
+    res.status = 200;
+    res.set_content(out, std::string(metrics::kTextContentType).c_str());
   });
 }
 

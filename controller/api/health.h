@@ -1,14 +1,28 @@
-// Health endpoints. /health/live says the process serves HTTP; /health/ready (Docker and nginx
-// reachable) arrives with those stages and will take their probes as constructor arguments.
+// Health and metrics endpoints (no token: they sit outside /api/v2).
+//   GET /health        200 with each dependency's state (never fails: for humans and dashboards)
+//   GET /health/live   200 while the process serves HTTP
+//   GET /health/ready  200 only when the store, Docker and nginx are all usable, else 503
+//   GET /metrics       Prometheus text 0.0.4
 #pragma once
 
 #include <httplib.h>
+
+#include <functional>
+#include <string>
+
+#include "controller/api/api_metrics.h"
 
 namespace captain::api {
 
 inline constexpr const char* kJsonContentType = "application/json";
 
-// GET /health/live -> 200 {"status":"ok"}.
-void register_health_routes(httplib::Server& http);
+struct HealthProbes {
+  // Each returns "ok" or what is wrong ("not connected", the store's error...).
+  std::function<std::string()> store;
+  std::function<std::string()> docker;
+  std::function<std::string()> nginx;
+};
+
+void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics);
 
 }  // namespace captain::api

@@ -1,0 +1,31 @@
+// What the /api/v2 handlers work with: the store, sessions, audit trail, metrics, deploy
+// progress and settings. Built once in main.cpp; handlers hold a reference.
+#pragma once
+
+#include "controller/api/api_metrics.h"
+#include "controller/api/envelope.h"
+#include "controller/audit/audit_trail.h"
+#include "controller/auth/sessions.h"
+#include "controller/config/settings.h"
+#include "controller/deploy/build_log.h"
+#include "controller/log/json_log.h"
+#include "controller/store/sqlite.h"
+
+namespace captain::api {
+
+struct ApiServices {
+  store::Database& db;
+  auth::Sessions& sessions;
+  audit::AuditTrail& audit;
+  ApiMetrics& metrics;
+  deploy::BuildLogs& builds;
+  const config::Settings& settings;
+  logging::JsonLog& log;
+};
+
+// The envelope for a store failure: precise for the kinds a client can act on (not found,
+// exists), generic otherwise; unexpected failures are counted and logged with the request id.
+ApiResult store_failure(ApiServices& services, const store::StoreError& error,
+                        const std::string& request_id);
+
+}  // namespace captain::api

@@ -1,0 +1,135 @@
+#include "controller/api/deploy_routes.h"
+
+#include "controller/api/mutation.h"
+#include "controller/apps/app_definition.h"
+#include "controller/apps/validation.h"
+#include "controller/store/app_store.h"
+
+namespace captain::api {
+namespace {
+
+constexpr const char* kAppDataPattern = "/user/apps/appData/([^/]+)";
+
+std::string app_not_found(const std::string& name) {
+  return "App (" + name + ") could not be found. Make sure that you have created the app.";
+}
+
+// The image of a captain-definition sent as the JSON string captainDefinitionContent, as the
+// caprover CLI does for `deploy --imageName`.
+Mutation<std::string> image_of(const nlohmann::json& body) {
+  auto content = required_string(body, "captainDefinitionContent");
+  if (!content) return Unexpected(content.error());
+  nlohmann::json definition;
+  try {
+    definition = nlohmann::json::parse(*content);
+  } catch (const nlohmann::json::parse_error& e) {
+    return refuse(
+        ApiStatus::illegal_parameter,
+        "captainDefinitionContent is not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  }
+  if (!definition.is_object()) {
+    return refuse(ApiStatus::illegal_parameter, "captainDefinitionContent must be a JSON object");
+  }
+  const auto version = definition.find("schemaVersion");
+  if (version == definition.end() || !version->is_number_integer() || *version != 2) {
+    return refuse(ApiStatus::illegal_parameter,
+                  "captainDefinitionContent: schemaVersion must be 2");
+  }
+  const auto image = definition.find("imageName");
+  if (image == definition.end() || !image->is_string()) {
+    return refuse(ApiStatus::illegal_operation,
+                  "captainDefinitionContent must name a prebuilt image (imageName): "
+                  "dockerfileLines, dockerfilePath and templateId builds are not supported");
+  }
+  auto valid = apps::validate_image_reference(image->get<std::string>());
+  if (!valid) return refuse(ApiStatus::illegal_parameter, valid.error().message);
+  return *valid;
+}
+
+ApiResult deploy(ApiServices& services, Call& call) {
+  const std::string name = call.path_part(1);
+  std::int64_t version = 0;
+  std::string image;
+  ApiResult result = mutate(
+      services, call, {"admin", "apps.deploy", "app:" + name, "", ""},
+      [&](store::Transaction& tx) -> Mutation<ApiResult> {
+        store::AppStore store;
+        auto record = store.get(tx, name);
+        if (!record) {
+          if (record.error().kind == store::StoreError::Kind::not_found) {
+            return refuse(ApiStatus::not_found, app_not_found(name));
+          }
+          return Unexpected(MutationError(record.error()));
+        }
+        if (services.builds.status(name).building) {
+          return refuse(ApiStatus::illegal_operation, name + " is already being deployed");
+        }
+        auto requested = image_of(call.body);
+        if (!requested) return Unexpected(requested.error());
+        image = *requested;
+        auto app = apps::from_json(record->definition);
+        if (!app) {
+          return Unexpected(MutationError(store::StoreError{
+              store::StoreError::Kind::invalid, 0, "stored app " + name + ": " + app.error()}));
+        }
+        auto added = store.add_version(tx, name, image, "recorded");
+        if (!added) return Unexpected(MutationError(added.error()));
+        version = *added;
+        apps::AppVersion entry;
+        entry.version = static_cast<int>(version);
+        entry.image_name = image;
+        entry.time_stamp = store::utc_now_iso8601();
+        if (auto it = call.body.find("gitHash"); it != call.body.end() && it->is_string()) {
+          entry.git_hash = it->get<std::string>();
+        }
+        app->versions.push_back(entry);
+        if (auto saved = store.update(tx, name, apps::to_json(*app)); !saved) {
+          return Unexpected(MutationError(saved.error()));
+        }
+        return ApiResult{call.query_flag("detached") ? ApiStatus::deploy_started : ApiStatus::ok,
+                         call.query_flag("detached") ? "Deploy is started"
+                                                     : "Deploy is recorded; rollout pending",
+                         nlohmann::ordered_json::object()};
+      });
+  if (result.succeeded()) {
+    services.builds.start(name);
+    services.builds.log(name, "------------------------- " + store::utc_now_iso8601());
+    services.builds.log(name, "Deploy started for " + name);
+    services.builds.log(name, "An explicit image name was provided (" + image +
+                                  "). Therefore, no build process is needed.");
+    services.builds.log(name, "Version " + std::to_string(version) + " recorded.");
+    services.builds.log(name,
+                        "Docker is not connected: the Swarm rollout of this version is pending.");
+    services.builds.finish(name, false);
+  }
+  return result;
+}
+
+ApiResult build_status(ApiServices& services, Call& call) {
+  const std::string name = call.path_part(1);
+  auto exists = services.db.read([&](store::Transaction& tx) -> store::Result<bool> {
+    auto record = store::AppStore().get(tx, name);
+    if (record) return true;
+    if (record.error().kind == store::StoreError::Kind::not_found) return false;
+    return Unexpected(record.error());
+  });
+  if (!exists) return store_failure(services, exists.error(), call.context.request_id);
+  if (!*exists) return failure(ApiStatus::not_found, app_not_found(name));
+  const auto status = services.builds.status(name);
+  nlohmann::ordered_json data;
+  data["isAppBuilding"] = status.building;
+  data["logs"] = {{"lines", status.lines}, {"firstLineNumber", status.first_line_number}};
+  data["isBuildFailed"] = status.failed;
+  return ok("App build status retrieved", std::move(data));
+}
+
+}  // namespace
+
+void register_deploy_routes(ApiRouter& router, ApiServices& services) {
+  router.post("/user/apps/appData/:app", kAppDataPattern,
+              [&services](Call& call) { return deploy(services, call); });
+  router.get("/user/apps/appData/:app", kAppDataPattern,
+             [&services](Call& call) { return build_status(services, call); });
+}
+
+}  // namespace captain::api

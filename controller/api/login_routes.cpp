@@ -1,0 +1,69 @@
+#include "controller/api/login_routes.h"
+
+#include <chrono>
+
+namespace captain::api {
+
+void register_login_routes(ApiRouter& router, ApiServices& services) {
+  router.post("/login", "/login", [&services](Call& call) -> ApiResult {
+    audit::AuditEntry entry{"anonymous", "auth.login", "session", "", ""};
+    const auto refuse = [&](ApiResult result, LoginResult metric) {
+      entry.result = "error:" + std::to_string(static_cast<int>(result.status));
+      entry.detail = result.description;
+      services.metrics.record_login(metric);
+      services.audit.record_alone(call.context, entry);
+      return result;
+    };
+
+    const auto password = call.body.find("password");
+    if (password == call.body.end() || password->is_null() ||
+        (password->is_string() && password->get_ref<const std::string&>().empty())) {
+      return refuse(failure(ApiStatus::generic_error, "password is empty."), LoginResult::invalid);
+    }
+    if (!password->is_string()) {
+      return refuse(failure(ApiStatus::illegal_parameter, "password must be a string"),
+                    LoginResult::invalid);
+    }
+
+    const auto outcome =
+        services.sessions.login(password->get_ref<const std::string&>(), call.context.client_ip,
+                                std::chrono::system_clock::now(), std::chrono::steady_clock::now());
+    switch (outcome.kind) {
+      case auth::LoginOutcome::Kind::ok: {
+        entry.result = "ok";
+        services.metrics.record_login(LoginResult::success);
+        services.audit.record_alone(call.context, entry);
+        nlohmann::ordered_json data;
+        data["token"] = outcome.token;
+        return ok("Login succeeded", std::move(data));
+      }
+      case auth::LoginOutcome::Kind::wrong_password:
+        return refuse(failure(ApiStatus::wrong_password, "Invalid credentials"),
+                      LoginResult::wrong_password);
+      case auth::LoginOutcome::Kind::back_off:
+        return refuse(failure(ApiStatus::password_back_off,
+                              "Too many wrong passwords from this address. Wait " +
+                                  std::to_string(outcome.wait.count()) + " seconds and retry."),
+                      LoginResult::back_off);
+      case auth::LoginOutcome::Kind::invalid:
+        break;
+    }
+    return refuse(failure(ApiStatus::generic_error, "login failed: " + outcome.message),
+                  LoginResult::invalid);
+  });
+}
+
+Authenticator token_authenticator(ApiServices& services) {
+  return [&services](const Call& call) -> std::optional<ApiResult> {
+    const std::string token = call.req.get_header_value("x-captain-auth");
+    if (token.empty()) return failure(ApiStatus::auth_token_invalid, "Auth token corrupted");
+    auto claims = services.sessions.check(token, std::chrono::system_clock::now());
+    if (claims) return std::nullopt;
+    if (claims.error() == auth::JwtError::expired) {
+      return failure(ApiStatus::auth_token_invalid, "Auth token expired; log in again");
+    }
+    return failure(ApiStatus::auth_token_invalid, "Auth token corrupted");
+  };
+}
+
+}  // namespace captain::api

@@ -1,0 +1,81 @@
+#include "controller/api/system_routes.h"
+
+#include "controller/api/mutation.h"
+#include "controller/apps/app_definition.h"
+#include "controller/apps/validation.h"
+#include "controller/store/backup.h"
+
+namespace captain::api {
+namespace {
+
+ApiResult system_info(ApiServices& services) {
+  nlohmann::ordered_json data;
+  data["hasRootSsl"] = false;
+  data["forceSsl"] = false;
+  data["rootDomain"] = services.settings.root_domain;
+  data["captainSubDomain"] = "captain";
+  return ok("Captain info retrieved", std::move(data));
+}
+
+ApiResult export_backup(ApiServices& services, Call& call) {
+  auto backup = services.db.read([](store::Transaction& tx) { return store::export_backup(tx); });
+  if (!backup) return store_failure(services, backup.error(), call.context.request_id);
+  return ok("Backup exported", nlohmann::ordered_json(*backup));
+}
+
+// Every imported definition must read back as an app of the model, under a valid name.
+store::Status validate_backup_app(std::string_view name, const nlohmann::json& definition) {
+  if (auto valid = apps::validate_app_name(name); !valid) {
+    return store::store_error(store::StoreError::Kind::invalid, valid.error().message);
+  }
+  auto app = apps::from_json(definition);
+  if (!app) {
+    return store::store_error(store::StoreError::Kind::invalid,
+                              "app " + std::string(name) + ": " + app.error());
+  }
+  if (app->app_name != name) {
+    return store::store_error(
+        store::StoreError::Kind::invalid,
+        "app " + std::string(name) + ": appName is \"" + app->app_name + "\"");
+  }
+  return {};
+}
+
+ApiResult import_backup(ApiServices& services, Call& call) {
+  return mutate(services, call, {"admin", "system.backup.import", "apps", "", ""},
+                [&](store::Transaction& tx) -> Mutation<ApiResult> {
+                  store::ImportOptions options;
+                  options.replace = call.query_flag("replace");
+                  options.validate = validate_backup_app;
+                  store::AppStore apps;
+                  auto imported = store::import_backup(tx, apps, call.body, options);
+                  if (!imported) {
+                    const auto& error = imported.error();
+                    if (error.kind == store::StoreError::Kind::invalid) {
+                      return refuse(ApiStatus::illegal_parameter, error.message);
+                    }
+                    if (error.kind == store::StoreError::Kind::exists) {
+                      return refuse(ApiStatus::already_exists,
+                                    error.message + " (add ?replace=1 to overwrite)");
+                    }
+                    return Unexpected(MutationError(error));
+                  }
+                  nlohmann::ordered_json data;
+                  data["imported"] = *imported;
+                  return ok("Backup imported: " + std::to_string(*imported) + " apps",
+                            std::move(data));
+                });
+}
+
+}  // namespace
+
+void register_system_routes(ApiRouter& router, ApiServices& services) {
+  router.get("/user/system/info", "/user/system/info",
+             [&services](Call&) { return system_info(services); });
+  router.get("/user/system/backup", "/user/system/backup",
+             [&services](Call& call) { return export_backup(services, call); });
+  router.post("/user/system/backup", "/user/system/backup",
+              [&services](Call& call) { return import_backup(services, call); });
+}
+
+}  // namespace captain::api

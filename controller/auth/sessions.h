@@ -1,0 +1,72 @@
+// Login and token checks for the API, on top of the primitives (password hash, JWT, secret
+// ring, back-off): what POST /api/v2/login and the x-captain-auth check call. The password hash
+// and the secret ring live in the store's settings rows; the first run hashes the configured
+// password into it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "controller/auth/login_backoff.h"
+#include "controller/auth/token_issuer.h"
+#include "controller/common/expected.h"
+#include "controller/store/sqlite.h"
+
+namespace captain::auth {
+
+inline constexpr std::string_view kPasswordHashKey = "auth.password_hash";
+inline constexpr std::string_view kSecretRingKey = "auth.secret_ring";
+
+struct LoginOutcome {
+  enum class Kind { ok, wrong_password, back_off, invalid };
+  Kind kind = Kind::invalid;
+  std::string token;             // ok
+  std::chrono::seconds wait{0};  // back_off
+  std::string message;           // invalid
+};
+
+class Sessions {
+ public:
+  struct Options {
+    std::chrono::seconds token_ttl{std::chrono::hours(24 * 7)};
+    std::chrono::seconds secret_rotation{std::chrono::hours(24 * 30)};
+  };
+
+  // Loads (or on the first run creates) the password hash and the secret ring. Without a
+  // stored hash, `first_run_password` is required: it is hashed and stored, never kept plain.
+  // With a stored hash it is ignored (changing the password is an API call, not a restart).
+  static Expected<std::unique_ptr<Sessions>, std::string> open(
+      store::Database& db, const std::optional<std::string>& first_run_password, Options options,
+      std::chrono::system_clock::time_point now);
+
+  // Back-off first (a blocked client gets 1113 even with the right password), then the hash.
+  LoginOutcome login(std::string_view password, std::string_view client_ip,
+                     std::chrono::system_clock::time_point now,
+                     LoginBackoff::Clock::time_point steady_now);
+
+  // The token's claims, or why it is refused.
+  Expected<nlohmann::json, JwtError> check(std::string_view token,
+                                           std::chrono::system_clock::time_point now) const;
+
+  // True when the stored password was set by this run (first start).
+  bool created_password() const noexcept { return created_password_; }
+
+ private:
+  Sessions(store::Database& db, std::string password_hash, SecretRing ring, Options options);
+  // Rotates the ring when it is due, persisting it first so a restart keeps the same secrets.
+  void rotate_if_due(std::chrono::system_clock::time_point now);
+
+  store::Database& db_;
+  std::string password_hash_;
+  Options options_;
+  LoginBackoff backoff_;
+  mutable std::mutex mutex_;                   // guards issuer_ (swapped on rotation)
+  std::shared_ptr<const TokenIssuer> issuer_;  // readers keep their copy while it is swapped
+  bool created_password_ = false;
+};
+
+}  // namespace captain::auth
