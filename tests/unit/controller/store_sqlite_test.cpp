@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "controller/store/sqlite.h"
 
@@ -129,6 +134,31 @@ TEST_F(SqliteDatabase, ExceptionFromLambdaRollsBackAndPropagates) {
   EXPECT_EQ(count(*db), 1);
 }
 
+// A child process writes and is killed with SIGKILL (no destructors, no close): what it
+// committed is there, what it had not committed is not.
+TEST_F(SqliteDatabase, KillNineKeepsCommittedAndDropsUncommitted) {
+  {
+    auto db = open_db();
+    ASSERT_TRUE(create_table(*db));
+  }
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto db = Database::open(file());
+    if (!db) _exit(1);
+    if (!(*db)->write([](Transaction& tx) { return insert(tx, 1, "committed"); })) _exit(2);
+    auto tx = (*db)->begin(Transaction::Mode::write);
+    if (!tx || !insert(*tx, 2, "in flight")) _exit(3);
+    raise(SIGKILL);
+    _exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  auto db = open_db();
+  EXPECT_EQ(count(*db), 1);
+}
+
 TEST_F(SqliteDatabase, FailingStatementReportsExtendedCodeAndRollsBack) {
   auto db = open_db();
   ASSERT_TRUE(create_table(*db));
@@ -168,6 +198,28 @@ TEST_F(SqliteDatabase, NestedTransactionOnSameThreadIsRefusedNotDeadlocked) {
   auto nested = db->begin(Transaction::Mode::read);
   ASSERT_FALSE(nested);
   EXPECT_NE(nested.error().message.find("nested"), std::string::npos);
+}
+
+TEST_F(SqliteDatabase, ConcurrentWritersFromManyThreadsAreSerialized) {
+  auto db = open_db();
+  ASSERT_TRUE(create_table(*db));
+  constexpr int k_threads = 4;
+  constexpr int k_per_thread = 25;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(k_threads, 0);
+  for (int t = 0; t < k_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < k_per_thread; ++i) {
+        std::int64_t id = t * k_per_thread + i + 1;
+        auto done = db->write([&](Transaction& tx) { return insert(tx, id, std::to_string(id)); });
+        if (!done) ++failures[static_cast<std::size_t>(t)];
+        if (count(*db) < 1) ++failures[static_cast<std::size_t>(t)];  // reads interleave too
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int f : failures) EXPECT_EQ(f, 0);
+  EXPECT_EQ(count(*db), k_threads * k_per_thread);
 }
 
 TEST_F(SqliteDatabase, ReadTransactionRefusesWrites) {
