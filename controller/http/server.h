@@ -26,6 +26,9 @@ struct ServerOptions {
   std::time_t read_timeout_sec = 5;
   std::time_t write_timeout_sec = 5;
   std::time_t keep_alive_timeout_sec = 2;
+  // Requests served on one connection before it is closed (httplib's default is 5, which makes
+  // scripted clients reconnect constantly).
+  std::size_t keep_alive_max_requests = 1000;
   // Request bodies above this are refused with 413 (the API only takes small JSON).
   std::size_t payload_max_bytes = 8 * 1024 * 1024;
 };
