@@ -82,9 +82,11 @@ int run(int argc, char** argv) {
   captain::api::ApiMetrics metrics;
   captain::audit::AuditTrail audit(**db, log);
   captain::deploy::BuildLogs builds;
-  captain::api::ApiServices services{**db, **sessions, audit, metrics, builds, settings, log};
+  captain::api::AppListCache app_list;
+  captain::api::ApiServices services{**db,   **sessions, audit, metrics,
+                                     builds, settings,   log,   app_list};
 
-  captain::http::ServerOptions server_options;
+  captain::http::ServerOptions server_options{};
   server_options.payload_max_bytes = settings.max_body_bytes;
   captain::http::Server server(server_options);
   captain::api::install_error_responses(server.routes(), log);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "controller/api/api_metrics.h"
+#include "controller/api/app_list_cache.h"
 #include "controller/api/envelope.h"
 #include "controller/audit/audit_trail.h"
 #include "controller/auth/sessions.h"
@@ -21,6 +22,7 @@ struct ApiServices {
   deploy::BuildLogs& builds;
   const config::Settings& settings;
   logging::JsonLog& log;
+  AppListCache& app_list;  // invalidated after every committed change
 };
 
 // The envelope for a store failure: precise for the kinds a client can act on (not found,

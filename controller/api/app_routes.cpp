@@ -42,33 +42,42 @@ Mutation<std::string> app_name_of(const nlohmann::json& body) {
 }
 
 ApiResult list_apps(ApiServices& services, Call& call) {
-  auto listed = services.db.read([&](store::Transaction& tx) -> Mutation<nlohmann::ordered_json> {
-    auto records = store::AppStore().list(tx);
-    if (!records) return Unexpected(MutationError(records.error()));
-    nlohmann::ordered_json definitions = nlohmann::ordered_json::array();
-    for (const auto& record : *records) {
-      auto app = apps::from_json(record.definition);
-      if (!app) {
-        return Unexpected(
-            MutationError(store::StoreError{store::StoreError::Kind::invalid, 0,
-                                            "stored app " + record.name + ": " + app.error()}));
+  auto rendered = services.app_list.get();
+  if (!rendered) {
+    const std::uint64_t generation = services.app_list.generation();
+    auto listed = services.db.read([&](store::Transaction& tx) -> Mutation<nlohmann::ordered_json> {
+      auto records = store::AppStore().list(tx);
+      if (!records) return Unexpected(MutationError(records.error()));
+      nlohmann::ordered_json definitions = nlohmann::ordered_json::array();
+      for (const auto& record : *records) {
+        auto app = apps::from_json(record.definition);
+        if (!app) {
+          return Unexpected(
+              MutationError(store::StoreError{store::StoreError::Kind::invalid, 0,
+                                              "stored app " + record.name + ": " + app.error()}));
+        }
+        const bool building = services.builds.status(record.name).building;
+        definitions.push_back(nlohmann::ordered_json(apps::to_caprover_json(*app, building)));
       }
-      const bool building = services.builds.status(record.name).building;
-      definitions.push_back(nlohmann::ordered_json(apps::to_caprover_json(*app, building)));
+      return definitions;
+    });
+    if (!listed) {
+      return listed.error().store
+                 ? store_failure(services, *listed.error().store, call.context.request_id)
+                 : listed.error().refusal;
     }
-    return definitions;
-  });
-  if (!listed) {
-    return listed.error().store
-               ? store_failure(services, *listed.error().store, call.context.request_id)
-               : listed.error().refusal;
+    nlohmann::ordered_json data;
+    data["appDefinitions"] = std::move(*listed);
+    data["rootDomain"] = services.settings.root_domain;
+    data["captainSubDomain"] = "captain";
+    data["defaultNginxConfig"] = "";
+    rendered = std::make_shared<const std::string>(
+        envelope_body(ok("App definitions are retrieved.", std::move(data))));
+    services.app_list.put(generation, rendered);
   }
-  nlohmann::ordered_json data;
-  data["appDefinitions"] = std::move(*listed);
-  data["rootDomain"] = services.settings.root_domain;
-  data["captainSubDomain"] = "captain";
-  data["defaultNginxConfig"] = "";
-  return ok("App definitions are retrieved.", std::move(data));
+  ApiResult result = ok("App definitions are retrieved.");
+  result.rendered = std::move(rendered);
+  return result;
 }
 
 ApiResult register_app(ApiServices& services, Call& call) {
@@ -170,6 +179,7 @@ ApiResult delete_apps(ApiServices& services, Call& call) {
              });
   if (result.succeeded()) {
     for (const auto& name : names) services.builds.forget(name);
+    services.app_list.invalidate();
   }
   return result;
 }

@@ -86,10 +86,10 @@ ApiResult deploy(ApiServices& services, Call& call) {
         if (auto saved = store.update(tx, name, apps::to_json(*app)); !saved) {
           return Unexpected(MutationError(saved.error()));
         }
-        return ApiResult{call.query_flag("detached") ? ApiStatus::deploy_started : ApiStatus::ok,
-                         call.query_flag("detached") ? "Deploy is started"
-                                                     : "Deploy is recorded; rollout pending",
-                         nlohmann::ordered_json::object()};
+        ApiResult started = ok(call.query_flag("detached") ? "Deploy is started"
+                                                           : "Deploy is recorded; rollout pending");
+        if (call.query_flag("detached")) started.status = ApiStatus::deploy_started;
+        return started;
       });
   if (result.succeeded()) {
     services.builds.start(name);
@@ -101,6 +101,7 @@ ApiResult deploy(ApiServices& services, Call& call) {
     services.builds.log(name,
                         "Docker is not connected: the Swarm rollout of this version is pending.");
     services.builds.finish(name, false);
+    services.app_list.invalidate();  // isAppBuilding is part of the list
   }
   return result;
 }

@@ -5,6 +5,7 @@
 namespace captain::api {
 
 std::string envelope_body(const ApiResult& result) {
+  if (result.rendered) return *result.rendered;
   nlohmann::ordered_json body;
   body["status"] = static_cast<int>(result.status);
   body["description"] = result.description;

@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -35,6 +36,9 @@ struct ApiResult {
   ApiStatus status = ApiStatus::ok;
   std::string description;
   nlohmann::ordered_json data = nlohmann::ordered_json::object();
+  // When set, the whole envelope already serialized (a cached rendering of this same result):
+  // sent as is instead of rendering status, description and data.
+  std::shared_ptr<const std::string> rendered;
 
   bool succeeded() const noexcept {
     return status == ApiStatus::ok || status == ApiStatus::deploy_started ||
@@ -44,11 +48,11 @@ struct ApiResult {
 
 inline ApiResult ok(std::string description,
                     nlohmann::ordered_json data = nlohmann::ordered_json::object()) {
-  return {ApiStatus::ok, std::move(description), std::move(data)};
+  return {ApiStatus::ok, std::move(description), std::move(data), nullptr};
 }
 
 inline ApiResult failure(ApiStatus status, std::string description) {
-  return {status, std::move(description), nlohmann::ordered_json::object()};
+  return {status, std::move(description), nlohmann::ordered_json::object(), nullptr};
 }
 
 inline constexpr const char* kEnvelopeContentType = "application/json; charset=utf-8";

@@ -41,7 +41,10 @@ ApiResult mutate(ApiServices& services, const Call& call, audit::AuditEntry entr
     }
     return result;
   });
-  if (outcome) return std::move(*outcome);
+  if (outcome) {
+    services.app_list.invalidate();
+    return std::move(*outcome);
+  }
   ApiResult result = outcome.error().store
                          ? store_failure(services, *outcome.error().store, call.context.request_id)
                          : outcome.error().refusal;
