@@ -632,3 +632,14 @@ def test_example_controller_yaml_starts_the_controller(start_controller, tmp_pat
     bad = start_controller("--config", str(typo))
     assert bad.wait(10) == 2
     assert f'{typo}:2: unknown setting "data_dri"' in bad.stderr()
+
+
+def test_deeply_nested_json_is_answered_not_crashed(api):
+    # A million levels of nesting: parsed, refused and freed without recursion blowing the stack.
+    deep = b"[" * 1_000_000 + b"]" * 1_000_000
+    _, envelope = api.call("POST", "/api/v2/user/apps/appDefinitions/register", raw_body=deep)
+    assert envelope["status"] == 1110
+    _, envelope = api.call("POST", "/api/v2/user/apps/appDefinitions/register",
+                           raw_body=b"[" * 3_000_000)
+    assert envelope["status"] == 1110 and "malformed JSON" in envelope["description"]
+    assert api.v2("GET", "/user/system/info")["status"] == 100
