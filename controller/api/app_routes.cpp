@@ -4,38 +4,13 @@
 #include <vector>
 
 #include "controller/api/mutation.h"
+#include "controller/api/stored_app.h"
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
 #include "controller/store/app_store.h"
 
 namespace captain::api {
 namespace {
-
-std::string app_not_found(const std::string& name) {
-  return "App (" + name + ") could not be found. Make sure that you have created the app.";
-}
-
-// Reads and interprets one stored app inside the caller's transaction.
-Mutation<apps::AppDefinition> load_app(store::Transaction& tx, const std::string& name) {
-  store::AppStore store;
-  auto record = store.get(tx, name);
-  if (!record) {
-    if (record.error().kind == store::StoreError::Kind::not_found) {
-      return refuse(ApiStatus::not_found, app_not_found(name));
-    }
-    return Unexpected(MutationError(record.error()));
-  }
-  auto app = apps::from_json(record->definition);
-  if (!app) {
-    return Unexpected(MutationError(store::StoreError{store::StoreError::Kind::invalid, 0,
-                                                      "stored app " + name + ": " + app.error()}));
-  }
-  return std::move(*app);
-}
-
-store::Status save_app(store::Transaction& tx, const apps::AppDefinition& app) {
-  return store::AppStore().update(tx, app.app_name, apps::to_json(app));
-}
 
 Mutation<std::string> app_name_of(const nlohmann::json& body) {
   return required_string(body, "appName");

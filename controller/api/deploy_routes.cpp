@@ -1,6 +1,7 @@
 #include "controller/api/deploy_routes.h"
 
 #include "controller/api/mutation.h"
+#include "controller/api/stored_app.h"
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
 #include "controller/store/app_store.h"
@@ -9,10 +10,6 @@ namespace captain::api {
 namespace {
 
 constexpr const char* kAppDataPattern = "/user/apps/appData/([^/]+)";
-
-std::string app_not_found(const std::string& name) {
-  return "App (" + name + ") could not be found. Make sure that you have created the app.";
-}
 
 // The image of a captain-definition sent as the JSON string captainDefinitionContent, as the
 // caprover CLI does for `deploy --imageName`.
@@ -53,25 +50,15 @@ ApiResult deploy(ApiServices& services, Call& call) {
   ApiResult result = mutate(
       services, call, {"admin", "apps.deploy", "app:" + name, "", ""},
       [&](store::Transaction& tx) -> Mutation<ApiResult> {
-        store::AppStore store;
-        auto record = store.get(tx, name);
-        if (!record) {
-          if (record.error().kind == store::StoreError::Kind::not_found) {
-            return refuse(ApiStatus::not_found, app_not_found(name));
-          }
-          return Unexpected(MutationError(record.error()));
-        }
+        auto app = load_app(tx, name);
+        if (!app) return Unexpected(app.error());
         if (services.builds.status(name).building) {
           return refuse(ApiStatus::illegal_operation, name + " is already being deployed");
         }
         auto requested = image_of(call.body);
         if (!requested) return Unexpected(requested.error());
         image = *requested;
-        auto app = apps::from_json(record->definition);
-        if (!app) {
-          return Unexpected(MutationError(store::StoreError{
-              store::StoreError::Kind::invalid, 0, "stored app " + name + ": " + app.error()}));
-        }
+        store::AppStore store;
         auto added = store.add_version(tx, name, image, "recorded");
         if (!added) return Unexpected(MutationError(added.error()));
         version = *added;
@@ -83,7 +70,7 @@ ApiResult deploy(ApiServices& services, Call& call) {
           entry.git_hash = it->get<std::string>();
         }
         app->versions.push_back(entry);
-        if (auto saved = store.update(tx, name, apps::to_json(*app)); !saved) {
+        if (auto saved = save_app(tx, *app); !saved) {
           return Unexpected(MutationError(saved.error()));
         }
         ApiResult started = ok(call.query_flag("detached") ? "Deploy is started"
