@@ -5,33 +5,15 @@
 #include <string>
 
 #include "controller/store/app_store.h"
-#include "controller/store/schema.h"
+#include "tests/unit/controller/store_fixture.h"
 
 namespace captain::store {
 namespace {
 
 using nlohmann::json;
 
-class AppStoreTest : public ::testing::Test {
+class AppStoreTest : public OpenStoreTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "captain-apps-XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    reopen();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void reopen() {
-    db_.reset();
-    auto db = open_store(dir_ / "captain.db");
-    ASSERT_TRUE(db) << db.error().message;
-    db_ = std::move(*db);
-  }
-
   Status insert(const std::string& name, const json& definition) {
     return db_->write([&](Transaction& tx) { return apps_.insert(tx, name, definition); });
   }
@@ -46,8 +28,6 @@ class AppStoreTest : public ::testing::Test {
         [&](Transaction& tx) { return apps_.add_version(tx, app, image, "building"); });
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<Database> db_;
   int tick_ = 0;
   AppStore apps_{[this] { return "2024-01-01T00:00:0" + std::to_string(tick_++) + ".000Z"; }};
 };

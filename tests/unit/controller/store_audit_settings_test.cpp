@@ -5,37 +5,14 @@
 #include <string>
 
 #include "controller/store/audit_store.h"
-#include "controller/store/schema.h"
 #include "controller/store/settings_store.h"
+#include "tests/unit/controller/store_fixture.h"
 
 namespace captain::store {
 namespace {
 
-class StoreFixture : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "captain-audit-XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    reopen();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void reopen() {
-    db_.reset();
-    auto db = open_store(dir_ / "captain.db");
-    ASSERT_TRUE(db) << db.error().message;
-    db_ = std::move(*db);
-  }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<Database> db_;
-};
-
-using AuditStoreTest = StoreFixture;
-using SettingsStoreTest = StoreFixture;
+using AuditStoreTest = OpenStoreTest;
+using SettingsStoreTest = OpenStoreTest;
 
 AuditEvent event(std::string action, std::string request_id) {
   AuditEvent e;

@@ -5,26 +5,25 @@
 #include <string>
 
 #include "controller/store/backup.h"
-#include "controller/store/schema.h"
+#include "tests/unit/controller/store_fixture.h"
 
 namespace captain::store {
 namespace {
 
 using nlohmann::json;
 
-class BackupStore : public ::testing::Test {
+class BackupStore : public TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "captain-backup-XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    TempDirTest::SetUp();
+    if (HasFatalFailure()) return;
     source_ = open("source.db");
     target_ = open("target.db");
   }
   void TearDown() override {
     source_.reset();
     target_.reset();
-    std::filesystem::remove_all(dir_);
+    TempDirTest::TearDown();
   }
 
   std::unique_ptr<Database> open(const std::string& name) {
@@ -37,7 +36,6 @@ class BackupStore : public ::testing::Test {
     return db.write([&](Transaction& tx) { return apps_.insert(tx, name, definition); });
   }
 
-  std::filesystem::path dir_;
   std::unique_ptr<Database> source_;
   std::unique_ptr<Database> target_;
   AppStore apps_;

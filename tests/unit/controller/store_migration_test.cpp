@@ -6,19 +6,13 @@
 #include <string>
 
 #include "controller/store/schema.h"
+#include "tests/unit/controller/store_fixture.h"
 
 namespace captain::store {
 namespace {
 
-class StoreMigration : public ::testing::Test {
+class StoreMigration : public TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "captain-migration-XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::unique_ptr<Database> open_db() {
     auto db = Database::open(dir_ / "test.db");
     EXPECT_TRUE(db) << (db ? "" : db.error().message);
@@ -40,8 +34,6 @@ class StoreMigration : public ::testing::Test {
     EXPECT_TRUE(names);
     return names ? *names : std::vector<std::string>{};
   }
-
-  std::filesystem::path dir_;
 };
 
 // A test-only schema history: version 2 adds a column and fills it from existing rows.

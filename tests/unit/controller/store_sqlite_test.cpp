@@ -11,20 +11,14 @@
 #include <vector>
 
 #include "controller/store/sqlite.h"
+#include "tests/unit/controller/store_fixture.h"
 
 namespace captain::store {
 namespace {
 
-// A fresh directory per test, removed afterwards; the database file lives inside it.
-class SqliteDatabase : public ::testing::Test {
+// The database file lives in the test's own directory.
+class SqliteDatabase : public TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "captain-sqlite-XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::filesystem::path file() const { return dir_ / "test.db"; }
 
   std::unique_ptr<Database> open_db() {
@@ -69,8 +63,6 @@ class SqliteDatabase : public ::testing::Test {
     EXPECT_TRUE(value);
     return value ? *value : "";
   }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(SqliteDatabase, OpensInWalModeWithDurablePragmas) {
