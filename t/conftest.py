@@ -262,3 +262,29 @@ def pytest_report_header(config):
 import controller_harness  # noqa: E402
 
 start_controller = controller_harness.start_controller
+
+
+# A private Docker engine in Swarm mode (t/docker_engine.py) for tests that run real services.
+from docker_engine import DockerEngine  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """Our own dockerd (swarm manager on 127.0.0.1) with the test images imported; one per
+    session, torn down completely at its end."""
+    engine = DockerEngine.start_private()
+    try:
+        engine.build_test_images()
+        yield engine
+    finally:
+        engine.shutdown()
+
+
+@pytest.fixture
+def swarm(docker_engine):
+    """docker_engine, with the services labeled com.caprover.managed=true removed after each
+    test (networks stay: the controller creates its overlay network once)."""
+    yield docker_engine
+    if not docker_engine.running():  # a test stopped the engine (and failed before start())
+        docker_engine.start()
+    docker_engine.remove_services()
