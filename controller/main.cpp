@@ -21,10 +21,14 @@
 #include "controller/auth/sessions.h"
 #include "controller/config/settings.h"
 #include "controller/deploy/build_log.h"
+#include "controller/deploy/deployer.h"
 #include "controller/http/server.h"
 #include "controller/log/json_log.h"
 #include "controller/process/shutdown_signals.h"
 #include "controller/store/schema.h"
+#include "controller/swarm/docker_client.h"
+#include "controller/swarm/docker_metrics.h"
+#include "shared/metrics/exposition.h"
 
 namespace {
 
@@ -33,6 +37,13 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 constexpr std::string_view kProgram = "captain-controller";
+
+void render_orphans(std::string& out, std::size_t count) {
+  captain::metrics::TextWriter w(out);
+  w.family("captain_swarm_orphan_services", captain::metrics::MetricType::gauge,
+           "Services labeled as Tyaprover's whose app is not in the store (left running).");
+  w.sample("captain_swarm_orphan_services", {}, static_cast<std::uint64_t>(count));
+}
 
 int run(int argc, char** argv) {
   // Before anything can start a thread (the HTTP worker pool, the signal watcher).
@@ -83,8 +94,29 @@ int run(int argc, char** argv) {
   captain::audit::AuditTrail audit(**db, log);
   captain::deploy::BuildLogs builds;
   captain::api::AppListCache app_list;
-  captain::api::ApiServices services{**db,   **sessions, audit, metrics,
-                                     builds, settings,   log,   app_list};
+
+  // Swarm: the Docker client (breakers, retries, call metrics) and the deployer behind it.
+  captain::swarm::BreakerConfig breaker_config;
+  breaker_config.reset_timeout = settings.docker_breaker_reset;
+  captain::swarm::BreakerRegistry breakers(breaker_config);
+  captain::swarm::DockerMetrics docker_metrics;
+  captain::swarm::DockerClientOptions docker_options;
+  if (settings.registry_username && settings.registry_password) {
+    // Docker sends the credentials to whichever registry the image names.
+    docker_options.registry_auth = captain::swarm::registry_auth_header(
+        *settings.registry_username, *settings.registry_password, "");
+  }
+  captain::swarm::DockerClient docker(captain::swarm::DockerTransport(settings.docker_socket),
+                                      breakers, docker_metrics, docker_options);
+  captain::deploy::DeployerOptions deployer_options;
+  deployer_options.deploy_timeout = settings.deploy_timeout;
+  deployer_options.update_monitor = settings.update_monitor;
+  deployer_options.reconcile_interval = settings.reconcile_interval;
+  captain::deploy::Deployer deployer(docker, **db, builds, audit, log, deployer_options);
+  deployer.on_change([&app_list] { app_list.invalidate(); });
+
+  captain::api::ApiServices services{**db,     **sessions, audit,    metrics, builds,
+                                     settings, log,        app_list, deployer};
 
   captain::http::ServerOptions server_options{};
   server_options.payload_max_bytes = settings.max_body_bytes;
@@ -97,10 +129,13 @@ int run(int argc, char** argv) {
     });
     return checked ? "ok" : checked.error().message;
   };
-  // Docker and nginx are driven by later stages; until then the controller says so.
-  probes.docker = [] { return std::string("not connected"); };
-  probes.nginx = [] { return std::string("not connected"); };
-  captain::api::register_health_routes(server.routes(), probes, metrics);
+  probes.docker = [&deployer] { return deployer.docker_state(); };
+  // nginx is driven by a later stage; until then the controller does not manage one.
+  probes.nginx = [] { return std::string("not managed"); };
+  captain::api::register_health_routes(server.routes(), probes, metrics, [&](std::string& out) {
+    docker_metrics.render(out, breakers, std::chrono::steady_clock::now());
+    render_orphans(out, deployer.orphans().size());
+  });
 
   captain::api::ApiRouter router(server.routes(), metrics, log,
                                  captain::api::token_authenticator(services));
@@ -118,6 +153,7 @@ int run(int argc, char** argv) {
     return kExitFailure;
   }
 
+  deployer.start();
   bool served = false;
   {
     // Declared after the server and log it touches, so it is joined before they go away.
@@ -129,6 +165,7 @@ int run(int argc, char** argv) {
     served = server.run();
   }
 
+  deployer.stop();
   if (!served) {
     log.error("stopped: the accept loop failed", {{"address", settings.listen.to_string()}});
     return kExitFailure;

@@ -92,6 +92,8 @@ def start_controller(tmp_path):
     def start(*args, env=None, password=TEST_PASSWORD):
         env = dict(env if env is not None else base_env())
         env.setdefault("CAPTAIN_DATA_DIR", str(tmp_path / f"data{len(started)}"))
+        # Never the machine's own Docker: tests that want one pass the private engine's socket.
+        env.setdefault("CAPTAIN_DOCKER_SOCKET", str(tmp_path / "no-docker.sock"))
         if password is not None:
             env.setdefault("CAPTAIN_PASSWORD", password)
         controller = Controller(list(args), env, tmp_path, f"controller{len(started)}")

@@ -105,25 +105,38 @@ class Cli:
                 f"--- controller stderr:\n{self.controller.stderr()}")
 
 
-def start(start_controller, tmp_path, password):
+def start(start_controller, tmp_path, password, **extra_env):
     if not CLI.exists():
         pytest.fail(f"the caprover CLI is not installed at {CLI}: run scripts/install_test_tools "
                     f"(needs node + npm from scripts/setup)")
     port = free_port()
     controller = start_controller("--listen", f"127.0.0.1:{port}",
-                                  env=base_env(CAPTAIN_PASSWORD=password))
+                                  env=base_env(CAPTAIN_PASSWORD=password, **extra_env))
     controller.wait_connectable(port)
     return Cli(tmp_path, controller, port)
+
+
+def logged_in(start_controller, tmp_path, **extra_env):
+    password = "pw-" + secrets.token_hex(8)
+    c = start(start_controller, tmp_path, password, **extra_env)
+    rc, out = c.api("/user/system/info", "GET", {}, "-p", password)
+    assert rc == 0 and SUCCESS in out, c.explain("login with -p", rc, out)
+    assert c.saved_machine()["authToken"], c.explain("token not saved", rc, out)
+    return c
 
 
 @pytest.fixture
 def cli(start_controller, tmp_path):
     """A controller with a random password and a CLI already logged in to it (token saved)."""
-    password = "pw-" + secrets.token_hex(8)
-    c = start(start_controller, tmp_path, password)
-    rc, out = c.api("/user/system/info", "GET", {}, "-p", password)
-    assert rc == 0 and SUCCESS in out, c.explain("login with -p", rc, out)
-    assert c.saved_machine()["authToken"], c.explain("token not saved", rc, out)
+    return logged_in(start_controller, tmp_path)
+
+
+@pytest.fixture
+def swarm_cli(start_controller, tmp_path, swarm):
+    """cli, with the controller managing the private Docker Swarm (t/docker_engine.py)."""
+    c = logged_in(start_controller, tmp_path, CAPTAIN_DOCKER_SOCKET=swarm.socket,
+                  CAPTAIN_UPDATE_MONITOR="2s")
+    c.images = swarm.images
     return c
 
 
@@ -213,14 +226,18 @@ def test_app_lifecycle(cli):
     assert rc != 0 and "could not be found" in out, cli.explain("delete missing", rc, out)
 
 
-def test_deploy_image(cli):
+def test_deploy_image(swarm_cli):
+    cli = swarm_cli
+    web1, web2 = cli.images["web1"], cli.images["web2"]
     cli.api_ok("/user/apps/appDefinitions/register", "POST", {"appName": "cli-app"})
 
-    rc, out = cli.run("deploy", "-n", MACHINE, "-a", "cli-app", "-i", "nginx:1.25-alpine")
+    rc, out = cli.run("deploy", "-n", MACHINE, "-a", "cli-app", "-i", web1)
     assert rc == 0, cli.explain("deploy", rc, out)
     for expected in ("Building your source code...",
-                     "An explicit image name was provided (nginx:1.25-alpine)",
-                     "Version 0 recorded.",
+                     f"An explicit image name was provided ({web1})",
+                     "Deploying version 0 to Swarm",
+                     "Service srv-captain--cli-app created",
+                     "Deployed version 0",
                      "Deployed successfully cli-app",
                      f"App is available at http://127.0.0.1:{cli.port}"):
         assert expected in out, cli.explain(f"deploy: missing {expected!r}", rc, out)
@@ -230,25 +247,34 @@ def test_deploy_image(cli):
     app = cli.apps()["cli-app"]
     assert [v["version"] for v in app["versions"]] == [0], app
     assert app["versions"][0]["timeStamp"], app
-    # CapRover sets deployedImageName once the image runs; the controller records the version
-    # and leaves the Swarm rollout pending (no Docker here), so it may be absent -- never wrong.
-    assert app["versions"][0].get("deployedImageName", "nginx:1.25-alpine") == \
-        "nginx:1.25-alpine", app
+    assert app["versions"][0]["deployedImageName"] == web1, app
+    assert app["deployedVersion"] == 0, app
     assert app["isAppBuilding"] is False, app
     audit = [line for line in cli.controller.log_lines()
-             if line.get("msg") == "audit" and line.get("action") == "apps.deploy"]
-    assert [(a["resource"], a["result"]) for a in audit] == [("app:cli-app", "ok")], audit
+             if line.get("msg") == "audit" and line.get("action", "").startswith("apps.deploy")]
+    assert [(a["action"], a["result"]) for a in audit] == [
+        ("apps.deploy", "ok"), ("apps.deploy.converged", "ok")], audit
 
     # The CLI remembers the deploy for this directory, as with a real CapRover.
     stored = json.loads(cli.store.read_text())
     assert any(d.get("appName") == "cli-app" and d.get("machineNameToDeploy") == MACHINE
                for d in stored.get("DeployedDirs", [])), stored
 
-    # A second deploy gets the next version.
-    rc, out = cli.run("deploy", "-n", MACHINE, "-a", "cli-app", "-i", "nginx:1.26-alpine")
-    assert rc == 0 and "Version 1 recorded." in out, cli.explain("second deploy", rc, out)
+    # A second deploy gets the next version and rolls it out.
+    rc, out = cli.run("deploy", "-n", MACHINE, "-a", "cli-app", "-i", web2)
+    assert rc == 0 and "Deployed version 1" in out, cli.explain("second deploy", rc, out)
     app = cli.apps()["cli-app"]
     assert [v["version"] for v in app["versions"]] == [0, 1], app
+    assert app["deployedVersion"] == 1, app
+
+
+def test_failed_deploy_is_reported_by_the_cli(swarm_cli):
+    cli = swarm_cli
+    cli.api_ok("/user/apps/appDefinitions/register", "POST", {"appName": "cli-broken"})
+    rc, out = cli.run("deploy", "-n", MACHINE, "-a", "cli-broken", "-i", cli.images["broken"])
+    assert rc != 0, cli.explain("broken deploy", rc, out)
+    assert "Deploy of version 0 failed" in out, cli.explain("broken deploy", rc, out)
+    assert "Deployed successfully" not in out, out
 
 
 def test_deploy_missing_app(cli):

@@ -406,25 +406,22 @@ def definition(image):
             "gitHash": ""}
 
 
-def test_deploy_image_records_versions_and_build_log(api):
+def test_deploy_without_docker_is_refused_clearly(api):
+    # This controller's Docker socket does not exist (t/test_swarm_deploy.py has a real one).
     api.register("svc")
-    envelope = api.v2("POST", "/user/apps/appData/svc?detached=1", definition("nginx:1.25-alpine"))
-    assert envelope == {"status": 101, "description": "Deploy is started", "data": {}}
-    envelope = api.v2("POST", "/user/apps/appData/svc?detached=1",
-                      definition("registry.example.com:5000/team/svc@sha256:" + "a" * 64))
-    assert envelope["status"] == 101
-    versions = api.apps()["svc"]["versions"]
-    assert [v["version"] for v in versions] == [0, 1]
-
-    status = api.v2("GET", "/user/apps/appData/svc")
-    assert status["status"] == 100
-    data = status["data"]
-    assert data["isAppBuilding"] is False and data["isBuildFailed"] is False
-    lines = data["logs"]["lines"]
-    assert len(lines) == 50
-    assert data["logs"]["firstLineNumber"] == -50 + sum(1 for line in lines if line)
-    assert "Version 1 recorded." in lines
-    assert any("Swarm rollout" in line and "pending" in line for line in lines)
+    envelope = api.v2("POST", "/user/apps/appData/svc?detached=1", definition("nginx:1.25-alpine"),
+                      headers={"X-Request-ID": "deploy-no-docker"})
+    assert envelope["status"] == 1000, envelope
+    assert envelope["description"].startswith("Docker is unavailable: "), envelope
+    assert "no-docker.sock" in envelope["description"], envelope
+    assert api.apps()["svc"]["versions"] == []  # nothing recorded
+    assert api.v2("GET", "/user/apps/appData/svc")["data"]["isAppBuilding"] is False
+    rows = [(r["action"], r["result"]) for r in api.audit_rows()
+            if r["request_id"] == "deploy-no-docker"]
+    assert rows == [("apps.deploy", "error:1000")]
+    # An app that was never deployed has no service: updating and deleting it need no Docker.
+    assert api.update("svc", instanceCount=2)["status"] == 100
+    assert api.v2("POST", "/user/apps/appDefinitions/delete", {"appName": "svc"})["status"] == 100
 
 
 @pytest.mark.parametrize("content, code", [
@@ -507,8 +504,10 @@ def test_health_endpoints(api):
     status, body = api.call("GET", "/health/live")
     assert (status, body) == (200, {"status": "ok"})
     status, body = api.call("GET", "/health/ready")
-    assert status == 503
-    assert body["checks"] == {"store": "ok", "docker": "not connected", "nginx": "not connected"}
+    assert status == 503  # this controller's Docker socket does not exist
+    assert body["checks"]["store"] == "ok" and body["checks"]["nginx"] == "not managed"
+    assert body["checks"]["docker"].startswith("unreachable: cannot connect to "), body
+    assert body["checks"]["docker"].endswith("no-docker.sock: No such file or directory"), body
     status, body = api.call("GET", "/health")
     assert status == 200 and body["ready"] is False and body["checks"]["store"] == "ok"
 

@@ -1,5 +1,5 @@
 // What the /api/v2 handlers work with: the store, sessions, audit trail, metrics, deploy
-// progress and settings. Built once in main.cpp; handlers hold a reference.
+// progress, the deployer and settings. Built once in main.cpp; handlers hold a reference.
 #pragma once
 
 #include "controller/api/api_metrics.h"
@@ -9,6 +9,7 @@
 #include "controller/auth/sessions.h"
 #include "controller/config/settings.h"
 #include "controller/deploy/build_log.h"
+#include "controller/deploy/deployer.h"
 #include "controller/log/json_log.h"
 #include "controller/store/sqlite.h"
 
@@ -22,7 +23,8 @@ struct ApiServices {
   deploy::BuildLogs& builds;
   const config::Settings& settings;
   logging::JsonLog& log;
-  AppListCache& app_list;  // invalidated after every committed change
+  AppListCache& app_list;      // invalidated after every committed change
+  deploy::Deployer& deployer;  // makes Swarm follow the store
 };
 
 // The envelope for a store failure: precise for the kinds a client can act on (not found,

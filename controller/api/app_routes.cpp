@@ -7,6 +7,7 @@
 #include "controller/api/stored_app.h"
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
+#include "controller/deploy/desired_state.h"
 #include "controller/store/app_store.h"
 
 namespace captain::api {
@@ -89,20 +90,31 @@ ApiResult register_app(ApiServices& services, Call& call) {
 ApiResult update_app(ApiServices& services, Call& call) {
   auto app_name = app_name_of(call.body);
   const std::string name = app_name ? *app_name : "";
-  return mutate(services, call, {"admin", "apps.update", "app:" + name, "", ""},
-                [&](store::Transaction& tx) -> Mutation<ApiResult> {
-                  if (!app_name) return Unexpected(app_name.error());
-                  auto current = load_app(tx, name);
-                  if (!current) return Unexpected(current.error());
-                  auto updated = apps::apply_update(*current, call.body);
-                  if (!updated) {
-                    return refuse(ApiStatus::illegal_parameter, updated.error().message);
-                  }
-                  if (auto saved = save_app(tx, *updated); !saved) {
-                    return Unexpected(MutationError(saved.error()));
-                  }
-                  return ok("Updated App Definition Saved");
-                });
+  bool deployed = false;
+  ApiResult result =
+      mutate(services, call, {"admin", "apps.update", "app:" + name, "", ""},
+             [&](store::Transaction& tx) -> Mutation<ApiResult> {
+               if (!app_name) return Unexpected(app_name.error());
+               auto current = load_app(tx, name);
+               if (!current) return Unexpected(current.error());
+               auto updated = apps::apply_update(*current, call.body);
+               if (!updated) {
+                 return refuse(ApiStatus::illegal_parameter, updated.error().message);
+               }
+               // An app with a service: the change goes to Swarm, so Docker must be there.
+               deployed = !current->versions.empty();
+               if (deployed) {
+                 if (auto docker = require_docker(services); !docker) {
+                   return Unexpected(docker.error());
+                 }
+               }
+               if (auto saved = save_app(tx, *updated); !saved) {
+                 return Unexpected(MutationError(saved.error()));
+               }
+               return ok("Updated App Definition Saved");
+             });
+  if (result.succeeded() && deployed) services.deployer.converge(name, call.context);
+  return result;
 }
 
 ApiResult delete_apps(ApiServices& services, Call& call) {
@@ -130,8 +142,24 @@ ApiResult delete_apps(ApiServices& services, Call& call) {
       names.push_back(n.get<std::string>());
     }
   }
+  // CapRover's volumes: names of the apps' volumes to delete with them (else they stay).
+  std::vector<std::string> volumes;
+  if (auto it = call.body.find("volumes");
+      problem.empty() && it != call.body.end() && !it->is_null()) {
+    if (!it->is_array()) problem = "volumes must be an array of volume names";
+    for (const auto& v : *it) {
+      if (!problem.empty()) break;
+      if (!v.is_string() || v.get<std::string>().empty()) {
+        problem = "volumes must contain only volume names";
+      } else {
+        volumes.push_back(v.get<std::string>());
+      }
+    }
+  }
   std::string resource = "app:";
   for (std::size_t i = 0; i < names.size(); ++i) resource += (i ? "," : "") + names[i];
+  bool docker_checked = false;
+  std::vector<std::string> with_services;
   ApiResult result =
       mutate(services, call, {"admin", "apps.delete", resource, "", ""},
              [&](store::Transaction& tx) -> Mutation<ApiResult> {
@@ -142,6 +170,22 @@ ApiResult delete_apps(ApiServices& services, Call& call) {
                }
                store::AppStore store;
                for (const auto& name : names) {
+                 auto versions = store.versions(tx, name);
+                 if (!versions) return Unexpected(MutationError(versions.error()));
+                 if (!versions->empty()) {
+                   // Its service goes too: remembered in this transaction, so a crash before
+                   // Swarm hears of it still removes the service on the next reconcile.
+                   if (!docker_checked) {
+                     if (auto docker = require_docker(services); !docker) {
+                       return Unexpected(docker.error());
+                     }
+                     docker_checked = true;
+                   }
+                   if (auto marked = deploy::mark_for_removal(tx, name, volumes); !marked) {
+                     return Unexpected(MutationError(marked.error()));
+                   }
+                   with_services.push_back(name);
+                 }
                  auto removed = store.remove(tx, name);
                  if (!removed) {
                    if (removed.error().kind == store::StoreError::Kind::not_found) {
@@ -155,6 +199,7 @@ ApiResult delete_apps(ApiServices& services, Call& call) {
   if (result.succeeded()) {
     for (const auto& name : names) services.builds.forget(name);
     services.app_list.invalidate();
+    for (const auto& name : with_services) services.deployer.converge(name, call.context);
   }
   return result;
 }

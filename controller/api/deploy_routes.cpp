@@ -4,6 +4,7 @@
 #include "controller/api/stored_app.h"
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
+#include "controller/deploy/desired_state.h"
 #include "controller/store/app_store.h"
 
 namespace captain::api {
@@ -45,52 +46,73 @@ Mutation<std::string> image_of(const nlohmann::json& body) {
 
 ApiResult deploy(ApiServices& services, Call& call) {
   const std::string name = call.path_part(1);
+  const bool detached = call.query_flag("detached");
   std::int64_t version = 0;
   std::string image;
-  ApiResult result = mutate(
-      services, call, {"admin", "apps.deploy", "app:" + name, "", ""},
-      [&](store::Transaction& tx) -> Mutation<ApiResult> {
-        auto app = load_app(tx, name);
-        if (!app) return Unexpected(app.error());
-        if (services.builds.status(name).building) {
-          return refuse(ApiStatus::illegal_operation, name + " is already being deployed");
-        }
-        auto requested = image_of(call.body);
-        if (!requested) return Unexpected(requested.error());
-        image = *requested;
-        store::AppStore store;
-        auto added = store.add_version(tx, name, image, "recorded");
-        if (!added) return Unexpected(MutationError(added.error()));
-        version = *added;
-        apps::AppVersion entry;
-        entry.version = static_cast<int>(version);
-        entry.image_name = image;
-        entry.time_stamp = store::utc_now_iso8601();
-        if (auto it = call.body.find("gitHash"); it != call.body.end() && it->is_string()) {
-          entry.git_hash = it->get<std::string>();
-        }
-        app->versions.push_back(entry);
-        if (auto saved = save_app(tx, *app); !saved) {
-          return Unexpected(MutationError(saved.error()));
-        }
-        ApiResult started = ok(call.query_flag("detached") ? "Deploy is started"
-                                                           : "Deploy is recorded; rollout pending");
-        if (call.query_flag("detached")) started.status = ApiStatus::deploy_started;
-        return started;
-      });
-  if (result.succeeded()) {
-    services.builds.start(name);
-    services.builds.log(name, "------------------------- " + store::utc_now_iso8601());
-    services.builds.log(name, "Deploy started for " + name);
-    services.builds.log(name, "An explicit image name was provided (" + image +
-                                  "). Therefore, no build process is needed.");
-    services.builds.log(name, "Version " + std::to_string(version) + " recorded.");
-    services.builds.log(name,
-                        "Docker is not connected: the Swarm rollout of this version is pending.");
-    services.builds.finish(name, false);
-    services.app_list.invalidate();  // isAppBuilding is part of the list
+  ApiResult result =
+      mutate(services, call, {"admin", "apps.deploy", "app:" + name, "", ""},
+             [&](store::Transaction& tx) -> Mutation<ApiResult> {
+               auto app = load_app(tx, name);
+               if (!app) return Unexpected(app.error());
+               if (services.builds.status(name).building) {
+                 return refuse(ApiStatus::illegal_operation, name + " is already being deployed");
+               }
+               auto requested = image_of(call.body);
+               if (!requested) return Unexpected(requested.error());
+               if (auto docker = require_docker(services); !docker)
+                 return Unexpected(docker.error());
+               image = *requested;
+               store::AppStore store;
+               auto added = store.add_version(tx, name, image, deploy::kVersionRecorded);
+               if (!added) return Unexpected(MutationError(added.error()));
+               version = *added;
+               apps::AppVersion entry;
+               entry.version = static_cast<int>(version);
+               entry.image_name = image;
+               entry.time_stamp = store::utc_now_iso8601();
+               if (auto it = call.body.find("gitHash"); it != call.body.end() && it->is_string()) {
+                 entry.git_hash = it->get<std::string>();
+               }
+               app->versions.push_back(entry);
+               if (auto saved = save_app(tx, *app); !saved) {
+                 return Unexpected(MutationError(saved.error()));
+               }
+               ApiResult started = ok("Deploy is started");
+               started.status = ApiStatus::deploy_started;
+               return started;
+             });
+  if (!result.succeeded()) return result;
+
+  services.builds.start(name);
+  services.builds.log(name, "------------------------- " + store::utc_now_iso8601());
+  services.builds.log(name, "Deploy started for " + name);
+  services.builds.log(name, "An explicit image name was provided (" + image +
+                                "). Therefore, no build process is needed.");
+  services.builds.log(name, "Deploying version " + std::to_string(version) + " to Swarm");
+  services.app_list.invalidate();  // isAppBuilding is part of the list
+  services.deployer.converge(name, call.context);
+  if (detached) return result;
+
+  // Not detached: answer when the rollout has ended, as CapRover does when its build is done.
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      services.settings.deploy_timeout + std::chrono::seconds(30));
+  const deploy::DeployOutcome outcome = services.deployer.wait_for(name, version, timeout);
+  switch (outcome.phase) {
+    case deploy::RolloutPhase::converged:
+      return ok("Deploy is done");
+    case deploy::RolloutPhase::rolled_back:
+      return failure(ApiStatus::generic_error,
+                     "Deploy of version " + std::to_string(version) +
+                         " failed and was rolled back: " + outcome.detail);
+    case deploy::RolloutPhase::failed:
+      return failure(ApiStatus::generic_error,
+                     "Deploy of version " + std::to_string(version) + " failed: " + outcome.detail);
+    case deploy::RolloutPhase::in_progress:
+      break;
   }
-  return result;
+  return failure(ApiStatus::generic_error,
+                 "Deploy of version " + std::to_string(version) +
+                     " is still rolling out; follow it with GET /api/v2/user/apps/appData/" + name);
 }
 
 ApiResult build_status(ApiServices& services, Call& call) {

@@ -18,14 +18,15 @@ nlohmann::ordered_json checks_of(const HealthProbes& probes, bool& all_ok) {
   for (const auto& [name, probe] : items) {
     const std::string state = *probe ? (*probe)() : "not connected";
     checks[name] = state;
-    all_ok = all_ok && state == "ok";
+    all_ok = all_ok && (state == "ok" || state == "not managed");
   }
   return checks;
 }
 
 }  // namespace
 
-void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics) {
+void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics,
+                            MetricsSource more_metrics) {
   http.Get("/health/live", [](const httplib::Request&, httplib::Response& res) {
     res.status = 200;
     res.set_content(R"({"status":"ok"})", kJsonContentType);
@@ -48,13 +49,14 @@ void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetri
     res.status = ready ? 200 : 503;
     res.set_content(logging::dump_json(body), kJsonContentType);
   });
-  http.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
+  http.Get("/metrics", [&metrics, more_metrics](const httplib::Request&, httplib::Response& res) {
     std::string out;
     metrics::TextWriter w(out);
     w.family("captain_controller_build_info", metrics::MetricType::gauge,
              "Always 1; the controller's version as a label.");
     w.sample("captain_controller_build_info", {{"version", kVersion}}, std::uint64_t{1});
     out += metrics.render_prometheus();
+    if (more_metrics) more_metrics(out);
     res.status = 200;
     res.set_content(out, std::string(metrics::kTextContentType).c_str());
   });

@@ -17,12 +17,17 @@ namespace captain::api {
 inline constexpr const char* kJsonContentType = "application/json";
 
 struct HealthProbes {
-  // Each returns "ok" or what is wrong ("not connected", the store's error...).
+  // Each returns "ok" or what is wrong ("unreachable: ...", the store's error...). "not
+  // managed" (nginx before the controller drives one) does not make the controller unready.
   std::function<std::string()> store;
   std::function<std::string()> docker;
   std::function<std::string()> nginx;
 };
 
-void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics);
+// Appends more families to the /metrics exposition (the Docker client's).
+using MetricsSource = std::function<void(std::string& out)>;
+
+void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics,
+                            MetricsSource more_metrics = {});
 
 }  // namespace captain::api

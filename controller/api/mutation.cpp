@@ -10,4 +10,10 @@ Mutation<std::string> required_string(const nlohmann::json& body, const std::str
   return it->get<std::string>();
 }
 
+Mutation<void> require_docker(ApiServices& services) {
+  std::string problem = services.deployer.check_docker();
+  if (!problem.empty()) return refuse(ApiStatus::generic_error, std::move(problem));
+  return {};
+}
+
 }  // namespace captain::api

@@ -54,6 +54,10 @@ ApiResult mutate(ApiServices& services, const Call& call, audit::AuditEntry entr
   return result;
 }
 
+// For a change Swarm must follow: refuses with 1000 and the reason when Docker cannot be used
+// now. Called inside the mutation, so the refusal is audited and nothing is stored.
+Mutation<void> require_docker(ApiServices& services);
+
 // Reads a required string field of the body, or refuses with 1110 naming it.
 Mutation<std::string> required_string(const nlohmann::json& body, const std::string& field);
 

@@ -101,6 +101,52 @@ constexpr std::array kOptions{
              s.max_body_bytes = *n;
              return ok();
            }},
+    Option{"deploy_timeout", "CAPTAIN_DEPLOY_TIMEOUT", "",
+           "a rollout not converged by then has failed (10m)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.deploy_timeout = *d;
+             return ok();
+           }},
+    Option{"update_monitor", "CAPTAIN_UPDATE_MONITOR", "",
+           "Swarm watches each updated task this long (15s)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.update_monitor = *d;
+             return ok();
+           }},
+    Option{"docker_breaker_reset", "CAPTAIN_DOCKER_BREAKER_RESET", "",
+           "an open Docker circuit breaker retries after (60s)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.docker_breaker_reset = *d;
+             return ok();
+           }},
+    Option{"reconcile_interval", "CAPTAIN_RECONCILE_INTERVAL", "",
+           "store and Swarm are compared this often (60s)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.reconcile_interval = *d;
+             return ok();
+           }},
+    Option{"registry_username", "CAPTAIN_REGISTRY_USERNAME", "",
+           "user for pulling images from a private registry",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.registry_username = std::string(v);
+             return ok();
+           }},
+    Option{"registry_password", "CAPTAIN_REGISTRY_PASSWORD", "",
+           "password for registry_username (never logged)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.registry_password = std::string(v);
+             return ok();
+           }},
 };
 
 const Option* option_by_key(std::string_view key) {
@@ -277,6 +323,11 @@ Expected<Startup, std::string> load_settings(std::span<const std::string_view> a
   for (const auto& [option, value] : flag_values) {
     auto applied = apply(*option, startup.settings, option->flag, value);
     if (!applied) return Unexpected(applied.error());
+  }
+  if (startup.settings.registry_username.has_value() !=
+      startup.settings.registry_password.has_value()) {
+    return Unexpected(
+        std::string("registry_username and registry_password must be set together (or neither)"));
   }
   return startup;
 }

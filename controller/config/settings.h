@@ -31,6 +31,16 @@ struct Settings {
   std::chrono::seconds token_ttl{std::chrono::hours(24 * 7)};
   std::chrono::seconds secret_rotation{std::chrono::hours(24 * 30)};
   std::size_t max_body_bytes = 8 * 1024 * 1024;
+  // Swarm: how long a rollout may take before it is reported failed, how long Swarm watches a
+  // new task for failure before moving on (UpdateConfig.Monitor), how long an open Docker
+  // circuit breaker waits before a trial call, and how often the store is reconciled with Swarm.
+  std::chrono::seconds deploy_timeout{600};
+  std::chrono::seconds update_monitor{15};
+  std::chrono::seconds docker_breaker_reset{60};
+  std::chrono::seconds reconcile_interval{60};
+  // Credentials for pulling images from a private registry (X-Registry-Auth); unset = anonymous.
+  std::optional<std::string> registry_username;
+  std::optional<std::string> registry_password;
 };
 
 // What the process was asked to do.

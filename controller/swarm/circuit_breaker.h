@@ -93,8 +93,8 @@ std::string_view to_string(CircuitBreaker::State state);
 // long as the registry, so references from get() stay valid.
 class BreakerRegistry {
  public:
-  static constexpr std::array<std::string_view, 6> kFamilies = {"containers", "services", "images",
-                                                                "networks",   "swarm",    "system"};
+  static constexpr std::array<std::string_view, 8> kFamilies = {
+      "containers", "images", "networks", "services", "swarm", "system", "tasks", "volumes"};
 
   // Pre-creates the kFamilies breakers so a snapshot lists them before any call.
   BreakerRegistry() : BreakerRegistry(BreakerConfig{}) {}

@@ -72,6 +72,10 @@ bool DockerError::retryable() const {
   return kind == Kind::unreachable || kind == Kind::timeout || kind == Kind::unavailable;
 }
 
+bool DockerError::daemon_unavailable() const {
+  return retryable() || kind == Kind::circuit_open;
+}
+
 std::string_view to_string(DockerError::Kind kind) {
   switch (kind) {
     case DockerError::Kind::unreachable:
@@ -92,6 +96,8 @@ std::string_view to_string(DockerError::Kind kind) {
       return "unauthorized";
     case DockerError::Kind::unexpected:
       return "unexpected";
+    case DockerError::Kind::circuit_open:
+      return "circuit_open";
   }
   return "unexpected";
 }

@@ -22,6 +22,7 @@ struct DockerError {
     unavailable,        // any other 5xx
     unauthorized,       // 401, 403
     unexpected,         // anything else (other 4xx, 1xx-3xx passed in as errors)
+    circuit_open,       // not sent: the endpoint family's circuit breaker is open
   };
 
   static constexpr std::size_t kMaxMessageBytes = 1024;
@@ -31,8 +32,12 @@ struct DockerError {
   std::string message;
 
   // Worth retrying an idempotent call: unreachable, timeout and unavailable. Never 4xx, and not
-  // not_swarm_manager: that lasts until an operator joins or promotes the node.
+  // not_swarm_manager: that lasts until an operator joins or promotes the node. Not
+  // circuit_open either: the breaker decides when to try again.
   bool retryable() const;
+  // The daemon could not be used at all (unreachable, timeout, 5xx, breaker open), as opposed
+  // to a refusal of this particular request.
+  bool daemon_unavailable() const;
 };
 
 std::string_view to_string(DockerError::Kind kind);

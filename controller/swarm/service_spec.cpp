@@ -101,7 +101,7 @@ json build_service_spec(const apps::AppDefinition& app, const ServiceSpecInputs&
        {{"Parallelism", 1},
         {"Order", order},
         {"FailureAction", "rollback"},
-        {"Monitor", kUpdateMonitorNanos},
+        {"Monitor", in.update_monitor_ns},
         {"MaxFailureRatio", 0.0}}},
       {"RollbackConfig", {{"Parallelism", 1}, {"Order", order}, {"FailureAction", "pause"}}},
       {"EndpointSpec", endpoint_spec(app)},

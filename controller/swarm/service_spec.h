@@ -42,7 +42,8 @@ struct ResourceLimits {
 struct ServiceSpecInputs {
   std::string image;  // full reference, e.g. "registry.local/img-captain--app:3"
   int version = 0;    // the app version being deployed (label captain.version)
-  std::string network = apps::kCaptainOverlayNetwork;
+  std::string network = apps::kCaptainOverlayNetwork;  // name or ID (Docker stores the ID)
+  std::int64_t update_monitor_ns = kUpdateMonitorNanos;
   std::optional<Healthcheck> healthcheck;
   std::optional<ResourceLimits> resources;
 };

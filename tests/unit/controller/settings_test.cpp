@@ -157,5 +157,24 @@ TEST(ByteSizes, UnitsAndBounds) {
   EXPECT_FALSE(parse_byte_size("2048m"));
 }
 
+TEST(Settings, SwarmTimingsAndRegistryCredentials) {
+  std::vector<std::string_view> args;
+  auto loaded = load_settings(args,
+                              env_of({{"CAPTAIN_DEPLOY_TIMEOUT", "2m"},
+                                      {"CAPTAIN_UPDATE_MONITOR", "3s"},
+                                      {"CAPTAIN_REGISTRY_USERNAME", "bot"},
+                                      {"CAPTAIN_REGISTRY_PASSWORD", "s3cret"}}),
+                              files_of({}));
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->settings.deploy_timeout, std::chrono::seconds(120));
+  EXPECT_EQ(loaded->settings.update_monitor, std::chrono::seconds(3));
+  EXPECT_EQ(loaded->settings.docker_breaker_reset, std::chrono::seconds(60));
+  EXPECT_EQ(loaded->settings.registry_username, "bot");
+
+  auto half = load_settings(args, env_of({{"CAPTAIN_REGISTRY_USERNAME", "bot"}}), files_of({}));
+  ASSERT_FALSE(half);
+  EXPECT_NE(half.error().find("must be set together"), std::string::npos) << half.error();
+}
+
 }  // namespace
 }  // namespace captain::config

@@ -225,20 +225,20 @@ TEST(CircuitBreakerWindow, OldFailuresDoNotCountTowardRatio) {
 TEST(CircuitBreakerRegistry, KnownFamiliesListedAndIndependent) {
   BreakerRegistry registry(consecutive_only(1));
   auto snap = registry.snapshot(kStart);
-  ASSERT_EQ(snap.size(), 6u);
+  ASSERT_EQ(snap.size(), 8u);
   std::vector<std::string> names;
   for (const auto& [name, state] : snap) {
     names.push_back(name);
     EXPECT_EQ(state, State::closed);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"containers", "images", "networks", "services",
-                                             "swarm", "system"}));
+                                             "swarm", "system", "tasks", "volumes"}));
   registry.get("services").record_failure(kStart);
   EXPECT_EQ(&registry.get("services"), &registry.get("services"));
   EXPECT_EQ(registry.get("containers").state(kStart), State::closed);
-  registry.get("volumes");
+  registry.get("plugins");  // a family not known in advance is created on first use
   snap = registry.snapshot(kStart + seconds(1));
-  ASSERT_EQ(snap.size(), 7u);
+  ASSERT_EQ(snap.size(), 9u);
   for (const auto& [name, state] : snap) {
     EXPECT_EQ(state, name == "services" ? State::open : State::closed) << name;
   }
@@ -278,7 +278,7 @@ TEST(CircuitBreakerConcurrency, ConcurrentUseIsSafe) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_GT(allowed.load(), 0);
-  EXPECT_EQ(registry.snapshot(kStart + seconds(100)).size(), 6u);
+  EXPECT_EQ(registry.snapshot(kStart + seconds(100)).size(), BreakerRegistry::kFamilies.size());
 }
 
 }  // namespace

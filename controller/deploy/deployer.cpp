@@ -1,0 +1,591 @@
+#include "controller/deploy/deployer.h"
+
+#include <algorithm>
+
+#include "controller/apps/app_definition.h"
+#include "controller/swarm/service_spec.h"
+#include "controller/swarm/spec_drift.h"
+
+namespace captain::deploy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using swarm::Urgency;
+using Json = nlohmann::json;
+
+std::string describe(const swarm::DockerError& error) {
+  if (error.kind == swarm::DockerError::Kind::circuit_open) return error.message;
+  if (error.daemon_unavailable()) return "Docker is unavailable: " + error.message;
+  return "Docker refused: " + error.message;
+}
+
+const char* status_of(RolloutPhase phase) {
+  switch (phase) {
+    case RolloutPhase::converged:
+      return kVersionDeployed;
+    case RolloutPhase::rolled_back:
+      return kVersionRolledBack;
+    default:
+      return kVersionFailed;
+  }
+}
+
+api::RequestContext system_context() {
+  api::RequestContext context;
+  context.request_id = "reconcile";
+  context.client_ip = "-";
+  context.user_agent = "captain-controller";
+  return context;
+}
+
+// The swarm check of GET /info: "" when this node can manage services.
+std::string swarm_problem(const Json& info) {
+  const Json swarm = info.value("Swarm", Json::object());
+  const std::string state = swarm.value("LocalNodeState", "");
+  if (state != "active") {
+    return "Docker is not part of a Swarm (LocalNodeState \"" + state +
+           "\"): run `docker swarm init --advertise-addr <this node's address>`";
+  }
+  if (!swarm.value("ControlAvailable", false)) {
+    return "this Docker node is a Swarm worker: the controller must run on a manager";
+  }
+  return "";
+}
+
+}  // namespace
+
+Deployer::Deployer(swarm::DockerClient& docker, store::Database& db, BuildLogs& builds,
+                   audit::AuditTrail& audit, logging::JsonLog& log, DeployerOptions options)
+    : docker_(docker), db_(db), builds_(builds), audit_(audit), log_(log), options_(options) {}
+
+Deployer::~Deployer() {
+  stop();
+}
+
+void Deployer::start() {
+  threads_.emplace_back([this] { monitor_loop(); });
+  threads_.emplace_back([this] { tracker_loop(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    threads_.emplace_back([this] { worker_loop(); });
+  }
+}
+
+void Deployer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_workers_.notify_all();
+  wake_monitor_.notify_all();
+  outcomes_changed_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void Deployer::converge(const std::string& app, const api::RequestContext& context) {
+  {
+    std::lock_guard lock(mutex_);
+    contexts_[app] = context;
+    if (running_.count(app) != 0) {
+      again_.insert(app);
+    } else if (queued_.insert(app).second) {
+      queue_.push_back(app);
+    }
+  }
+  wake_workers_.notify_one();
+}
+
+DeployOutcome Deployer::wait_for(const std::string& app, std::int64_t version,
+                                 std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const auto key = std::make_pair(app, version);
+  outcomes_changed_.wait_for(lock, timeout, [&] { return stopping_ || outcomes_.count(key) != 0; });
+  const auto it = outcomes_.find(key);
+  if (it == outcomes_.end()) return {RolloutPhase::in_progress, "still rolling out"};
+  return it->second;
+}
+
+std::string Deployer::docker_state() const {
+  std::lock_guard lock(mutex_);
+  return docker_state_;
+}
+
+std::string Deployer::check_docker() {
+  auto info = docker_.info(Urgency::interactive);
+  if (!info) return describe(info.error());
+  return swarm_problem(*info);
+}
+
+std::vector<std::string> Deployer::orphans() const {
+  std::lock_guard lock(mutex_);
+  return orphans_;
+}
+
+api::RequestContext Deployer::context_of(const std::string& app) {
+  std::lock_guard lock(mutex_);
+  const auto it = contexts_.find(app);
+  return it != contexts_.end() ? it->second : system_context();
+}
+
+// ---- monitor -------------------------------------------------------------------------------
+
+void Deployer::monitor_loop() {
+  auto next_reconcile = Clock::now() + options_.reconcile_interval;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    auto ping = docker_.ping(std::chrono::milliseconds(1000));
+    lock.lock();
+    if (!ping) {
+      const std::string state = "unreachable: " + ping.error().message;
+      if (connected_ || docker_state_ != state) {
+        log_.error("docker unreachable",
+                   {{"socket", docker_.socket_path()}, {"error", ping.error().message}});
+      }
+      connected_ = false;
+      docker_state_ = state;
+    } else if (!connected_) {
+      lock.unlock();
+      connect();
+      lock.lock();
+      next_reconcile = Clock::now() + options_.reconcile_interval;
+    } else if (Clock::now() >= next_reconcile) {
+      lock.unlock();
+      reconcile_all();
+      lock.lock();
+      next_reconcile = Clock::now() + options_.reconcile_interval;
+    }
+    // Apps whose last pass failed on Docker go round again while Docker answers.
+    if (connected_ && !retry_.empty()) {
+      for (const auto& app : retry_) {
+        if (running_.count(app) == 0 && queued_.insert(app).second) queue_.push_back(app);
+      }
+      retry_.clear();
+      wake_workers_.notify_all();
+    }
+    wake_monitor_.wait_for(lock, options_.ping_interval, [this] { return stopping_; });
+  }
+}
+
+void Deployer::connect() {
+  auto info = docker_.info(Urgency::interactive);
+  std::string problem = info ? swarm_problem(*info) : describe(info.error());
+  if (problem.empty()) {
+    auto network = network_id();
+    if (!network)
+      problem = "cannot create the overlay network " + std::string(apps::kCaptainOverlayNetwork);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!problem.empty()) {
+      if (docker_state_ != problem) log_.error("docker not usable", {{"reason", problem}});
+      docker_state_ = problem;
+      return;
+    }
+    connected_ = true;
+    docker_state_ = "ok";
+  }
+  log_.info("docker connected", {{"socket", docker_.socket_path()}});
+  reconcile_all();
+}
+
+std::optional<std::string> Deployer::network_id() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!network_id_.empty()) return network_id_;
+  }
+  const std::string name = apps::kCaptainOverlayNetwork;
+  auto found = docker_.inspect_network(name, Urgency::background);
+  if (found && !*found) {
+    if (auto created = docker_.create_overlay_network(name, Urgency::background); !created) {
+      log_.error("cannot create network", {{"network", name}, {"error", created.error().message}});
+      return std::nullopt;
+    }
+    log_.info("network created", {{"network", name}});
+    found = docker_.inspect_network(name, Urgency::background);
+  }
+  if (!found || !*found) {
+    if (!found) log_.error("cannot inspect network", {{"error", found.error().message}});
+    return std::nullopt;
+  }
+  const Json& network = **found;
+  if (!network.value("Attachable", false) || network.value("Driver", "") != "overlay") {
+    log_.warn("network is not an attachable overlay network",
+              {{"network", name}, {"driver", network.value("Driver", "")}});
+  }
+  std::lock_guard lock(mutex_);
+  network_id_ = network.value("Id", "");
+  return network_id_;
+}
+
+void Deployer::reconcile_all() {
+  std::vector<std::string> apps;
+  std::vector<std::string> removals;
+  auto read = db_.read([&](store::Transaction& tx) -> store::Status {
+    auto records = store::AppStore().list(tx);
+    if (!records) return Unexpected(records.error());
+    for (const auto& r : *records) apps.push_back(r.name);
+    auto pending = pending_removals(tx);
+    if (!pending) return Unexpected(pending.error());
+    removals = std::move(*pending);
+    return {};
+  });
+  if (!read) {
+    log_.error("reconcile: store unreadable", {{"error", read.error().message}});
+    return;
+  }
+  auto services =
+      docker_.list_services(std::string(swarm::kManagedLabel) + "=true", Urgency::background);
+  if (services && services->is_array()) {
+    std::vector<std::string> orphans;
+    for (const Json& service : *services) {
+      const Json labels = service.value("Spec", Json::object()).value("Labels", Json::object());
+      const std::string app = labels.value(swarm::kAppLabel, "");
+      const bool known = std::binary_search(apps.begin(), apps.end(), app) ||
+                         std::find(removals.begin(), removals.end(), app) != removals.end();
+      if (!known) {
+        orphans.push_back(service.value("Spec", Json::object()).value("Name", app));
+      }
+    }
+    std::lock_guard lock(mutex_);
+    for (const auto& name : orphans) {
+      if (std::find(orphans_.begin(), orphans_.end(), name) == orphans_.end()) {
+        log_.warn(
+            "orphan service: labeled as Tyaprover's but its app is not in the store; "
+            "left running (remove it with docker service rm if unwanted)",
+            {{"service", name}});
+      }
+    }
+    orphans_ = std::move(orphans);
+  } else if (!services) {
+    log_.error("reconcile: cannot list services", {{"error", services.error().message}});
+  }
+  log_.info("reconcile", {{"apps", apps.size()}, {"removals", removals.size()}});
+  const api::RequestContext context = system_context();
+  for (const auto& app : apps) converge(app, context);
+  for (const auto& app : removals) converge(app, context);
+}
+
+// ---- workers -------------------------------------------------------------------------------
+
+void Deployer::worker_loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_workers_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    const std::string app = queue_.front();
+    queue_.pop_front();
+    queued_.erase(app);
+    running_.insert(app);
+    const api::RequestContext context = contexts_.count(app) ? contexts_[app] : system_context();
+    lock.unlock();
+    bool done = false;
+    try {
+      done = converge_now(app, context);
+    } catch (const std::exception& e) {
+      // A bug must not take the worker (and every later deploy) with it.
+      log_.error("converge failed", {{"app", app}, {"error", e.what()}});
+      done = true;
+    }
+    lock.lock();
+    running_.erase(app);
+    if (!done) retry_.insert(app);
+    if (again_.erase(app) != 0 && queued_.insert(app).second) {
+      queue_.push_back(app);
+      wake_workers_.notify_one();
+    }
+  }
+}
+
+bool Deployer::converge_now(const std::string& app, const api::RequestContext& context) {
+  auto loaded = db_.read([&](store::Transaction& tx) { return load_desired_state(tx, app); });
+  if (!loaded) {
+    log_.error("converge: store", {{"app", app}, {"error", loaded.error().message}});
+    return true;  // not Docker's fault; the next change or reconcile tries again
+  }
+  const DesiredState& state = *loaded;
+  if (!state.definition) return state.removal ? remove_now(state, context) : true;
+
+  const std::string name = swarm::service_name(app);
+  const std::optional<store::AppVersion>& target = state.target;
+  const bool pending = target && rollout_pending(*target);
+  std::optional<Rollout> rollout;
+  if (pending) {
+    rollout = Rollout{
+        app, target->version, target->image, Clock::now() + options_.deploy_timeout, context,
+        "",  std::nullopt};
+  }
+  // A Docker refusal of a version being deployed fails that version; the daemon being
+  // unavailable only postpones the pass.
+  auto failed = [&](const std::string& what, const swarm::DockerError& error) {
+    log_.error("converge: docker", {{"app", app}, {"step", what}, {"error", error.message}});
+    if (error.daemon_unavailable()) {
+      if (pending) say(app, target->version, what + ": " + describe(error) + "; will retry");
+      return false;
+    }
+    if (pending) finish(*rollout, RolloutPhase::failed, what + ": " + error.message);
+    return true;
+  };
+
+  auto service = docker_.inspect_service(name, Urgency::background);
+  if (!service) return failed("inspecting " + name, service.error());
+  if (!target) {
+    // Nothing good to run (never deployed, or the first deploy failed): no service.
+    if (*service) {
+      auto removed = docker_.remove_service(name, Urgency::background);
+      if (!removed) return failed("removing " + name, removed.error());
+      log_.info("service removed: the app has no deployable version", {{"app", app}});
+    }
+    return true;
+  }
+  if (pending && !builds_.status(app).building) {
+    builds_.start(app);  // a deploy resumed after a restart
+    say(app, target->version,
+        "Resuming the deploy of version " + std::to_string(target->version) + " after a restart");
+  }
+  auto network = network_id();
+  if (!network) {
+    if (pending) say(app, target->version, "Overlay network unavailable; will retry");
+    return false;
+  }
+  swarm::ServiceSpecInputs inputs;
+  inputs.image = target->image;
+  inputs.version = static_cast<int>(target->version);
+  inputs.network = *network;
+  inputs.update_monitor_ns = options_.update_monitor.count() * swarm::kNanosPerSecond;
+  const Json spec = swarm::build_service_spec(*state.definition, inputs);
+
+  auto ensure_image = [&]() -> std::optional<swarm::DockerError> {
+    auto present = docker_.image_present(target->image, Urgency::background);
+    if (!present) return present.error();
+    if (*present) return std::nullopt;
+    if (pending) say(app, target->version, "Pulling " + target->image);
+    auto pulled = docker_.pull_image(target->image, [&](const std::string& line) {
+      if (pending) say(app, target->version, line);
+    });
+    if (!pulled) return pulled.error();
+    return std::nullopt;
+  };
+
+  if (!*service) {
+    if (auto problem = ensure_image()) return failed("pulling " + target->image, *problem);
+    auto created = docker_.create_service(spec, Urgency::background);
+    if (!created) return failed("creating " + name, created.error());
+    log_.info("service created", {{"app", app}, {"version", target->version}});
+    if (pending) say(app, target->version, "Service " + name + " created");
+  } else {
+    const Json& current = **service;
+    const std::string drift = swarm::spec_difference(spec, current.value("Spec", Json::object()));
+    if (!drift.empty()) {
+      if (drift.find("Image") != std::string::npos) {
+        if (auto problem = ensure_image()) return failed("pulling " + target->image, *problem);
+      }
+      const std::uint64_t index =
+          current.value("Version", Json::object()).value("Index", std::uint64_t{0});
+      auto updated =
+          docker_.update_service(current.value("ID", name), index, spec, Urgency::background);
+      if (!updated) {
+        // Someone changed the service since we read it: read again and redo the pass.
+        if (updated.error().kind == swarm::DockerError::Kind::conflict) return false;
+        return failed("updating " + name, updated.error());
+      }
+      log_.info("service updated", {{"app", app}, {"version", target->version}, {"drift", drift}});
+      if (pending) say(app, target->version, "Service " + name + " updated (rolling update)");
+    }
+  }
+
+  if (pending) {
+    if (target->status == kVersionRecorded) {
+      auto marked = db_.write([&](store::Transaction& tx) {
+        return store::AppStore().set_version_status(tx, app, target->version, kVersionDeploying);
+      });
+      if (!marked) log_.error("converge: store", {{"app", app}, {"error", marked.error().message}});
+    }
+    std::lock_guard lock(mutex_);
+    const bool tracked = std::any_of(rollouts_.begin(), rollouts_.end(), [&](const Rollout& r) {
+      return r.app == app && r.version == target->version;
+    });
+    if (!tracked) rollouts_.push_back(*rollout);
+  }
+  return true;
+}
+
+bool Deployer::remove_now(const DesiredState& state, const api::RequestContext& context) {
+  const std::string name = swarm::service_name(state.app);
+  auto removed = docker_.remove_service(name, Urgency::background);
+  if (!removed) {
+    log_.error("remove: docker", {{"app", state.app}, {"error", removed.error().message}});
+    return !removed.error().daemon_unavailable();
+  }
+  if (*removed) log_.info("service removed", {{"app", state.app}});
+  // A volume stays in use until the service's containers are gone, which takes a moment.
+  for (const auto& volume : *state.removal) {
+    const std::string docker_volume = swarm::volume_name(volume);
+    for (int attempt = 0;; ++attempt) {
+      auto gone = docker_.remove_volume(docker_volume, Urgency::background);
+      if (gone) break;
+      if (gone.error().kind != swarm::DockerError::Kind::conflict || attempt >= 30) {
+        log_.error("volume not removed",
+                   {{"volume", docker_volume}, {"error", gone.error().message}});
+        if (gone.error().daemon_unavailable()) return false;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+  auto cleared = db_.write([&](store::Transaction& tx) -> store::Status {
+    if (auto c = clear_removal(tx, state.app); !c) return c;
+    return audit_.record(
+        tx, context,
+        {"admin", "swarm.remove", "app:" + state.app, "ok",
+         "service " + name + " removed" + (state.removal->empty() ? "" : ", volumes removed")});
+  });
+  if (!cleared)
+    log_.error("remove: store", {{"app", state.app}, {"error", cleared.error().message}});
+  return true;
+}
+
+// ---- tracker -------------------------------------------------------------------------------
+
+void Deployer::tracker_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    std::vector<Rollout> current = rollouts_;
+    lock.unlock();
+    for (const Rollout& rollout : current) {
+      const std::string name = swarm::service_name(rollout.app);
+      auto service = docker_.inspect_service(name, Urgency::interactive);
+      std::optional<swarm::DockerError> error;
+      std::optional<RolloutAssessment> assessment;
+      if (!service) {
+        error = service.error();
+      } else if (!*service) {
+        assessment = RolloutAssessment{RolloutPhase::failed, 0, 0,
+                                       "the service " + name + " was removed", false};
+      } else {
+        auto tasks = docker_.list_tasks(name, Urgency::interactive);
+        if (!tasks) {
+          error = tasks.error();
+        } else {
+          assessment = assess_rollout(**service, *tasks, static_cast<int>(rollout.version));
+        }
+      }
+      const auto now = Clock::now();
+      const bool late = now >= rollout.deadline;
+      std::optional<Clock::time_point> converged_since;
+      if (assessment && assessment->phase == RolloutPhase::converged && !assessment->monitored) {
+        // Watch a new service's tasks as long as Swarm watches an updated one's.
+        converged_since = rollout.converged_since.value_or(now);
+        if (now - *converged_since < options_.update_monitor) {
+          assessment->phase = RolloutPhase::in_progress;
+          assessment->detail +=
+              "; watching them for " + std::to_string(options_.update_monitor.count()) + " s";
+        }
+      }
+      {
+        std::lock_guard guard(mutex_);
+        for (Rollout& r : rollouts_) {
+          if (r.app == rollout.app && r.version == rollout.version) {
+            r.converged_since = converged_since;
+          }
+        }
+      }
+      if (assessment && assessment->phase != RolloutPhase::in_progress) {
+        finish(rollout, assessment->phase, assessment->detail);
+      } else if (late) {
+        finish(rollout, RolloutPhase::failed,
+               "not converged within " + std::to_string(options_.deploy_timeout.count()) +
+                   " s: " + (assessment ? assessment->detail : describe(*error)));
+      } else if (assessment && assessment->detail != rollout.last_detail) {
+        say(rollout.app, rollout.version, assessment->detail);
+        std::lock_guard guard(mutex_);
+        for (Rollout& r : rollouts_) {
+          if (r.app == rollout.app && r.version == rollout.version) {
+            r.last_detail = assessment->detail;
+          }
+        }
+      }
+    }
+    lock.lock();
+    wake_monitor_.wait_for(lock, options_.poll_interval, [this] { return stopping_; });
+  }
+}
+
+void Deployer::finish(const Rollout& rollout, RolloutPhase phase, const std::string& detail) {
+  const char* status = status_of(phase);
+  auto recorded = db_.write([&](store::Transaction& tx) -> store::Status {
+    store::AppStore apps;
+    auto set = apps.set_version_status(tx, rollout.app, rollout.version, status);
+    if (!set) {
+      // The app was deleted meanwhile: nothing left to record.
+      if (set.error().kind == store::StoreError::Kind::not_found) return {};
+      return set;
+    }
+    if (phase == RolloutPhase::converged) {
+      auto record = apps.get(tx, rollout.app);
+      if (!record) return Unexpected(record.error());
+      auto definition = apps::from_json(record->definition);
+      if (definition) {
+        definition->deployed_version = static_cast<int>(rollout.version);
+        for (auto& v : definition->versions) {
+          if (v.version == rollout.version) v.deployed_image_name = rollout.image;
+        }
+        if (auto saved = apps.update(tx, rollout.app, apps::to_json(*definition)); !saved) {
+          return saved;
+        }
+      }
+    }
+    return audit_.record(
+        tx, rollout.context,
+        {"admin", std::string("apps.deploy.") + to_string(phase), "app:" + rollout.app,
+         phase == RolloutPhase::converged ? "ok" : std::string("error:") + status,
+         "version " + std::to_string(rollout.version) + ": " + detail});
+  });
+  if (!recorded) {
+    log_.error("deploy outcome not recorded",
+               {{"app", rollout.app}, {"error", recorded.error().message}});
+  }
+  switch (phase) {
+    case RolloutPhase::converged:
+      say(rollout.app, rollout.version,
+          "Deployed version " + std::to_string(rollout.version) + ": " + detail);
+      break;
+    case RolloutPhase::rolled_back:
+      say(rollout.app, rollout.version,
+          "Version " + std::to_string(rollout.version) +
+              " failed and Swarm rolled back to the previous version: " + detail);
+      break;
+    default:
+      say(rollout.app, rollout.version,
+          "Deploy of version " + std::to_string(rollout.version) + " failed: " + detail);
+      break;
+  }
+  builds_.finish(rollout.app, phase != RolloutPhase::converged);
+  {
+    std::lock_guard lock(mutex_);
+    rollouts_.erase(std::remove_if(rollouts_.begin(), rollouts_.end(),
+                                   [&](const Rollout& r) {
+                                     return r.app == rollout.app && r.version == rollout.version;
+                                   }),
+                    rollouts_.end());
+    outcomes_[{rollout.app, rollout.version}] = {phase, detail};
+  }
+  outcomes_changed_.notify_all();
+  if (on_change_) on_change_();
+  // A failed version no longer counts: the next pass puts back the last good one (or removes
+  // the service when there is none).
+  if (phase != RolloutPhase::converged) converge(rollout.app, rollout.context);
+}
+
+void Deployer::say(const std::string& app, std::int64_t version, const std::string& line) {
+  builds_.log(app, line);
+  log_.info("deploy", {{"app", app}, {"version", version}, {"message", line}});
+  auto appended = db_.write([&](store::Transaction& tx) {
+    return store::AppStore().append_version_log(tx, app, version, line + "\n");
+  });
+  (void)appended;  // the app may have been deleted meanwhile; the build log still has the line
+}
+
+}  // namespace captain::deploy

@@ -1,0 +1,135 @@
+// Makes Swarm run what the store says, and watches it happen.
+//
+//   API (deploy, update, delete) ──converge(app)──▶ queue ──▶ workers: store → spec → Swarm
+//                                                                  │ a version rolling out
+//                                                                  ▼
+//                                  tracker: polls service + tasks until converged, rolled back,
+//                                  failed or timed out; records the outcome (store, build log,
+//                                  audit) and wakes a waiting API call
+//   monitor: pings Docker; on (re)connect checks Swarm and the overlay network and reconciles
+//   every app; reconciles again every reconcile_interval and reports orphan services.
+//
+// Every step reads the latest store state, so a job repeated after a crash or a restart does
+// the same thing again (idempotent), and jobs for one app are coalesced and never concurrent.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/api/request_context.h"
+#include "controller/audit/audit_trail.h"
+#include "controller/deploy/build_log.h"
+#include "controller/deploy/desired_state.h"
+#include "controller/deploy/rollout.h"
+#include "controller/log/json_log.h"
+#include "controller/store/sqlite.h"
+#include "controller/swarm/docker_client.h"
+
+namespace captain::deploy {
+
+struct DeployerOptions {
+  std::chrono::seconds deploy_timeout{600};
+  std::chrono::seconds update_monitor{15};
+  std::chrono::seconds reconcile_interval{60};
+  std::chrono::milliseconds poll_interval{500};
+  std::chrono::milliseconds ping_interval{2000};
+  int workers = 4;
+};
+
+struct DeployOutcome {
+  RolloutPhase phase = RolloutPhase::in_progress;  // in_progress: timed out waiting
+  std::string detail;
+};
+
+class Deployer {
+ public:
+  Deployer(swarm::DockerClient& docker, store::Database& db, BuildLogs& builds,
+           audit::AuditTrail& audit, logging::JsonLog& log, DeployerOptions options);
+  ~Deployer();  // stops and joins the threads
+
+  Deployer(const Deployer&) = delete;
+  Deployer& operator=(const Deployer&) = delete;
+
+  void start();
+  void stop();
+
+  // Called after any change that can alter what Swarm runs (store committed first).
+  void converge(const std::string& app, const api::RequestContext& context);
+  // Blocks until the rollout of `version` ends or `timeout` passes.
+  DeployOutcome wait_for(const std::string& app, std::int64_t version,
+                         std::chrono::milliseconds timeout);
+
+  // "ok", or why Docker cannot be used now (for /health/ready).
+  std::string docker_state() const;
+  // Checks Docker now, through the breakers (an API call about to need Docker): "" if usable,
+  // else a message for the client.
+  std::string check_docker();
+  // Services labeled as ours whose app is not in the store (reported, never removed).
+  std::vector<std::string> orphans() const;
+
+  // After each recorded outcome (the app list shows isAppBuilding and deployedVersion).
+  void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
+
+ private:
+  struct Rollout {
+    std::string app;
+    std::int64_t version = 0;
+    std::string image;
+    std::chrono::steady_clock::time_point deadline;
+    api::RequestContext context;
+    std::string last_detail;
+    // When an unmonitored rollout (a created service) was first seen converged.
+    std::optional<std::chrono::steady_clock::time_point> converged_since;
+  };
+
+  void monitor_loop();
+  void worker_loop();
+  void tracker_loop();
+
+  void connect();  // Swarm check, network, reconcile
+  void reconcile_all();
+  // One pass over an app: returns false if Docker failed and the app must be tried again.
+  bool converge_now(const std::string& app, const api::RequestContext& context);
+  bool remove_now(const DesiredState& state, const api::RequestContext& context);
+  std::optional<std::string> network_id();
+  void finish(const Rollout& rollout, RolloutPhase phase, const std::string& detail);
+  void say(const std::string& app, std::int64_t version, const std::string& line);
+  api::RequestContext context_of(const std::string& app);
+
+  swarm::DockerClient& docker_;
+  store::Database& db_;
+  BuildLogs& builds_;
+  audit::AuditTrail& audit_;
+  logging::JsonLog& log_;
+  const DeployerOptions options_;
+  std::function<void()> on_change_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_workers_;
+  std::condition_variable wake_monitor_;
+  std::condition_variable outcomes_changed_;
+  bool stopping_ = false;
+  std::deque<std::string> queue_;
+  std::set<std::string> queued_, running_, again_, retry_;
+  std::map<std::string, api::RequestContext> contexts_;
+  std::vector<Rollout> rollouts_;
+  std::map<std::pair<std::string, std::int64_t>, DeployOutcome> outcomes_;
+  std::string docker_state_ = "connecting";
+  bool connected_ = false;
+  std::string network_id_;
+  std::vector<std::string> orphans_;
+
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace captain::deploy

@@ -1,0 +1,352 @@
+#include "controller/swarm/docker_client.h"
+
+#include <charconv>
+#include <thread>
+
+#include "controller/auth/base64url.h"
+
+namespace captain::swarm {
+namespace {
+
+using Json = nlohmann::json;
+using Clock = CircuitBreaker::Clock;
+
+// Only a daemon that cannot serve counts against a breaker; a 4xx is the daemon working.
+bool counts_as_failure(const DockerError& error) {
+  return error.retryable();
+}
+
+DockerError unexpected_reply(const HttpReply& reply) {
+  return docker_error_from_response(reply.status, reply.body);
+}
+
+Expected<Json, DockerError> parse_json(const HttpReply& reply) {
+  Json parsed = Json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    DockerError error;
+    error.kind = DockerError::Kind::unexpected;
+    error.http_status = reply.status;
+    error.message = "Docker answered with invalid JSON";
+    return Unexpected(error);
+  }
+  return parsed;
+}
+
+std::string filters(std::string_view key, std::string_view value) {
+  return url_encode(Json{{key, Json::array({value})}}.dump());
+}
+
+}  // namespace
+
+DockerClient::DockerClient(DockerTransport transport, BreakerRegistry& breakers,
+                           DockerMetrics& metrics, DockerClientOptions options)
+    : transport_(std::move(transport)),
+      breakers_(breakers),
+      metrics_(metrics),
+      options_(std::move(options)),
+      sleep_([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }),
+      rng_(make_random_rng()) {}
+
+DockerResult<void> DockerClient::ping(std::chrono::milliseconds timeout) const {
+  HttpCall http{"GET", "/_ping", nullptr, {}, timeout};
+  auto reply = transport_.send(http);
+  if (!reply) return Unexpected(reply.error());
+  if (reply->status != 200) return Unexpected(unexpected_reply(*reply));
+  return {};
+}
+
+DockerResult<std::string> DockerClient::api_version(Urgency urgency) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!version_prefix_.empty()) return version_prefix_.substr(2);
+  }
+  // Unversioned: /version answers on every API version.
+  Request request{"system", "GET", "/version", nullptr, true, urgency};
+  auto reply = call(request);
+  if (!reply) return Unexpected(reply.error());
+  if (reply->status != 200) return Unexpected(unexpected_reply(*reply));
+  auto body = parse_json(*reply);
+  if (!body) return Unexpected(body.error());
+  const std::string version = body->value("ApiVersion", "");
+  if (!api_version_at_least(version, kApiVersion)) {
+    DockerError error;
+    error.kind = DockerError::Kind::unexpected;
+    error.http_status = reply->status;
+    error.message = "Docker Engine API " + (version.empty() ? std::string("(unknown)") : version) +
+                    " is too old: captain-controller needs " + std::string(kApiVersion) +
+                    " or newer (Docker 20.10+)";
+    return Unexpected(error);
+  }
+  std::lock_guard lock(mutex_);
+  version_prefix_ = "/v" + std::string(kApiVersion);
+  return std::string(kApiVersion);
+}
+
+DockerResult<HttpReply> DockerClient::attempt(const Request& request, const std::string& prefix) {
+  CircuitBreaker& breaker = breakers_.get(request.family);
+  if (!breaker.allow(Clock::now())) {
+    DockerError error;
+    error.kind = DockerError::Kind::circuit_open;
+    std::lock_guard lock(mutex_);
+    const auto last = last_error_.find(request.family);
+    error.message = "Docker is unavailable: " + std::string(request.family) +
+                    " calls are suspended after repeated failures (circuit breaker open)" +
+                    (last != last_error_.end() ? "; last error: " + last->second : "");
+    metrics_.record(request.family, to_string(error.kind), {});
+    return Unexpected(error);
+  }
+  std::string body_text;
+  HttpCall http{request.method,
+                prefix + request.path,
+                nullptr,
+                {},
+                request.timeout.count() > 0 ? request.timeout : options_.timeout};
+  if (request.body != nullptr) {
+    body_text = request.body->dump();
+    http.body = &body_text;
+  }
+  if (request.with_registry_auth && !options_.registry_auth.empty()) {
+    http.headers.push_back("X-Registry-Auth: " + options_.registry_auth);
+  }
+  const auto started = Clock::now();
+  auto reply = transport_.send(http);
+  const auto finished = Clock::now();
+
+  std::optional<DockerError> failure;
+  if (!reply) {
+    failure = reply.error();
+  } else if (reply->status >= 500) {
+    failure = unexpected_reply(*reply);
+  }
+  if (failure && counts_as_failure(*failure)) {
+    breaker.record_failure(finished);
+    std::lock_guard lock(mutex_);
+    last_error_[std::string(request.family)] = failure->message;
+  } else {
+    breaker.record_success(finished);
+  }
+  metrics_.record(request.family, failure ? to_string(failure->kind) : "ok", finished - started);
+  if (!reply) return Unexpected(reply.error());
+  if (failure && failure->retryable()) return Unexpected(*failure);
+  return reply;
+}
+
+DockerResult<HttpReply> DockerClient::call(const Request& request) {
+  std::string prefix;
+  if (request.path != "/version") {
+    auto version = api_version(request.urgency);
+    if (!version) return Unexpected(version.error());
+    std::lock_guard lock(mutex_);
+    prefix = version_prefix_;
+  }
+  const RetryPolicy& policy = request.urgency == Urgency::interactive ? options_.interactive_retry
+                                                                      : options_.background_retry;
+  RetryPolicy once = policy;
+  once.max_attempts = 1;
+  // One rng for all threads: draws are cheap and serialized here.
+  Rng rng = [this] {
+    std::lock_guard lock(mutex_);
+    return rng_();
+  };
+  return with_retries(
+      request.idempotent ? policy : once, [&] { return attempt(request, prefix); }, sleep_, rng,
+      [](const DockerError& e) { return e.retryable(); });
+}
+
+DockerResult<Json> DockerClient::call_json(const Request& request) {
+  auto reply = call(request);
+  if (!reply) return Unexpected(reply.error());
+  if (reply->status < 200 || reply->status > 299) return Unexpected(unexpected_reply(*reply));
+  if (reply->body.empty()) return Json();
+  return parse_json(*reply);
+}
+
+DockerResult<Json> DockerClient::info(Urgency urgency) {
+  return call_json({"system", "GET", "/info", nullptr, true, urgency});
+}
+
+DockerResult<std::optional<Json>> DockerClient::inspect_network(const std::string& name,
+                                                                Urgency urgency) {
+  auto found =
+      call_json({"networks", "GET", "/networks/" + url_encode(name), nullptr, true, urgency});
+  if (!found) {
+    if (found.error().kind == DockerError::Kind::not_found) return std::optional<Json>();
+    return Unexpected(found.error());
+  }
+  return std::optional<Json>(std::move(*found));
+}
+
+DockerResult<void> DockerClient::create_overlay_network(const std::string& name, Urgency urgency) {
+  const Json body{{"Name", name},
+                  {"Driver", "overlay"},
+                  {"Attachable", true},
+                  {"CheckDuplicate", true},
+                  {"Labels", {{"com.caprover.managed", "true"}}}};
+  auto created = call_json({"networks", "POST", "/networks/create", &body, false, urgency});
+  // Another controller (or a crashed run of this one) made it first: that is what we wanted.
+  if (!created && created.error().kind != DockerError::Kind::conflict) {
+    return Unexpected(created.error());
+  }
+  return {};
+}
+
+DockerResult<std::optional<Json>> DockerClient::inspect_service(const std::string& name,
+                                                                Urgency urgency) {
+  auto found =
+      call_json({"services", "GET", "/services/" + url_encode(name), nullptr, true, urgency});
+  if (!found) {
+    if (found.error().kind == DockerError::Kind::not_found) return std::optional<Json>();
+    return Unexpected(found.error());
+  }
+  return std::optional<Json>(std::move(*found));
+}
+
+DockerResult<Json> DockerClient::list_services(const std::string& label, Urgency urgency) {
+  return call_json(
+      {"services", "GET", "/services?filters=" + filters("label", label), nullptr, true, urgency});
+}
+
+DockerResult<std::string> DockerClient::create_service(const Json& spec, Urgency urgency) {
+  Request request{"services", "POST", "/services/create", &spec, false, urgency};
+  request.with_registry_auth = true;
+  auto created = call_json(request);
+  if (!created) return Unexpected(created.error());
+  return created->value("ID", "");
+}
+
+DockerResult<void> DockerClient::update_service(const std::string& id, std::uint64_t version,
+                                                const Json& spec, Urgency urgency) {
+  // Idempotent: the version index makes a repeated update a conflict, never a second change.
+  Request request{"services",
+                  "POST",
+                  "/services/" + url_encode(id) + "/update?version=" + std::to_string(version),
+                  &spec,
+                  true,
+                  urgency};
+  request.with_registry_auth = true;
+  auto updated = call_json(request);
+  if (!updated) return Unexpected(updated.error());
+  return {};
+}
+
+DockerResult<bool> DockerClient::remove_service(const std::string& name, Urgency urgency) {
+  auto removed =
+      call_json({"services", "DELETE", "/services/" + url_encode(name), nullptr, true, urgency});
+  if (!removed) {
+    if (removed.error().kind == DockerError::Kind::not_found) return false;
+    return Unexpected(removed.error());
+  }
+  return true;
+}
+
+DockerResult<Json> DockerClient::list_tasks(const std::string& service_name, Urgency urgency) {
+  return call_json({"tasks", "GET", "/tasks?filters=" + filters("service", service_name), nullptr,
+                    true, urgency});
+}
+
+DockerResult<bool> DockerClient::image_present(const std::string& image, Urgency urgency) {
+  auto found = call_json(
+      {"images", "GET", "/images/" + url_encode(image) + "/json", nullptr, true, urgency});
+  if (!found) {
+    if (found.error().kind == DockerError::Kind::not_found) return false;
+    return Unexpected(found.error());
+  }
+  return true;
+}
+
+DockerResult<void> DockerClient::pull_image(
+    const std::string& image, const std::function<void(const std::string&)>& progress) {
+  const auto [from, tag] = pull_reference(image);
+  Request request{"images",
+                  "POST",
+                  "/images/create?fromImage=" + url_encode(from) + "&tag=" + url_encode(tag),
+                  nullptr,
+                  true,
+                  Urgency::background,
+                  options_.pull_timeout};
+  request.with_registry_auth = true;
+  auto reply = call(request);
+  if (!reply) return Unexpected(reply.error());
+  if (reply->status != 200) return Unexpected(unexpected_reply(*reply));
+  // The body is a stream of JSON objects; a failure mid-pull is {"error": "..."} under 200.
+  std::size_t start = 0;
+  std::string last_status;
+  while (start < reply->body.size()) {
+    std::size_t end = reply->body.find('\n', start);
+    if (end == std::string::npos) end = reply->body.size();
+    const Json line =
+        Json::parse(reply->body.begin() + static_cast<std::ptrdiff_t>(start),
+                    reply->body.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+    start = end + 1;
+    if (!line.is_object()) continue;
+    if (auto error = line.find("error"); error != line.end() && error->is_string()) {
+      DockerError failure;
+      failure.kind = DockerError::Kind::unexpected;
+      failure.http_status = 200;
+      failure.message = error->get<std::string>();
+      return Unexpected(failure);
+    }
+    // Per-layer progress is noise in a 50-line build log; keep the summary lines.
+    if (line.contains("status") && !line.contains("id") && progress) {
+      last_status = line["status"].is_string() ? line["status"].get<std::string>() : "";
+      if (!last_status.empty()) progress(last_status);
+    }
+  }
+  return {};
+}
+
+DockerResult<bool> DockerClient::remove_volume(const std::string& name, Urgency urgency) {
+  auto removed =
+      call_json({"volumes", "DELETE", "/volumes/" + url_encode(name), nullptr, true, urgency});
+  if (!removed) {
+    if (removed.error().kind == DockerError::Kind::not_found) return false;
+    return Unexpected(removed.error());
+  }
+  return true;
+}
+
+std::string registry_auth_header(const std::string& username, const std::string& password,
+                                 const std::string& server) {
+  const Json auth{{"username", username}, {"password", password}, {"serveraddress", server}};
+  return auth::base64url_encode(auth.dump());
+}
+
+std::string registry_of(std::string_view image) {
+  const std::size_t slash = image.find('/');
+  if (slash == std::string_view::npos) return "docker.io";
+  const std::string_view first = image.substr(0, slash);
+  // Docker's rule: the first component is a registry when it looks like a host.
+  if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
+      first == "localhost") {
+    return std::string(first);
+  }
+  return "docker.io";
+}
+
+std::pair<std::string, std::string> pull_reference(std::string_view image) {
+  if (const std::size_t at = image.find('@'); at != std::string_view::npos) {
+    return {std::string(image), ""};  // a digest pins the image; no tag
+  }
+  const std::size_t slash = image.rfind('/');
+  const std::size_t colon = image.rfind(':');
+  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+    return {std::string(image.substr(0, colon)), std::string(image.substr(colon + 1))};
+  }
+  return {std::string(image), "latest"};
+}
+
+bool api_version_at_least(std::string_view version, std::string_view minimum) {
+  auto parse = [](std::string_view text, int& major, int& minor) {
+    const std::size_t dot = text.find('.');
+    if (dot == std::string_view::npos) return false;
+    auto a = std::from_chars(text.data(), text.data() + dot, major);
+    auto b = std::from_chars(text.data() + dot + 1, text.data() + text.size(), minor);
+    return a.ec == std::errc() && a.ptr == text.data() + dot && b.ec == std::errc() &&
+           b.ptr == text.data() + text.size();
+  };
+  int major = 0, minor = 0, min_major = 0, min_minor = 0;
+  if (!parse(version, major, minor) || !parse(minimum, min_major, min_minor)) return false;
+  return major > min_major || (major == min_major && minor >= min_minor);
+}
+
+}  // namespace captain::swarm

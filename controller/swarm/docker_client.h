@@ -1,0 +1,127 @@
+// The Docker Engine API calls the controller makes, typed. Every call goes through the circuit
+// breaker of its endpoint family; idempotent calls are retried with backoff and jitter; every
+// attempt is timed into DockerMetrics. The API version is negotiated once (GET /version; the
+// daemon must speak 1.41 or newer) and then used as the path prefix.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/common/expected.h"
+#include "controller/swarm/circuit_breaker.h"
+#include "controller/swarm/docker_error.h"
+#include "controller/swarm/docker_metrics.h"
+#include "controller/swarm/docker_transport.h"
+#include "controller/swarm/retry_policy.h"
+
+namespace captain::swarm {
+
+inline constexpr std::string_view kApiVersion = "1.41";
+
+template <class T>
+using DockerResult = Expected<T, DockerError>;
+
+// Who waits for a call: an API client (few, quick retries, so it hears "Docker is unavailable"
+// within seconds) or background work (the full backoff schedule).
+enum class Urgency { interactive, background };
+
+struct DockerClientOptions {
+  RetryPolicy background_retry{};
+  RetryPolicy interactive_retry{3, std::chrono::milliseconds(200), std::chrono::milliseconds(1000),
+                                2.0};
+  std::chrono::milliseconds timeout{30'000};
+  std::chrono::milliseconds pull_timeout{600'000};
+  // X-Registry-Auth for pulls and service create/update (registry_auth_header()); empty: none.
+  std::string registry_auth;
+};
+
+class DockerClient {
+ public:
+  using Json = nlohmann::json;
+  using Sleeper = std::function<void(std::chrono::milliseconds)>;
+
+  DockerClient(DockerTransport transport, BreakerRegistry& breakers, DockerMetrics& metrics,
+               DockerClientOptions options);
+
+  // GET /_ping outside the breakers and without retries: the liveness probe.
+  DockerResult<void> ping(std::chrono::milliseconds timeout) const;
+  // The negotiated version ("1.41"); negotiates on first use.
+  DockerResult<std::string> api_version(Urgency urgency);
+
+  DockerResult<Json> info(Urgency urgency);
+  DockerResult<std::optional<Json>> inspect_network(const std::string& name, Urgency urgency);
+  DockerResult<void> create_overlay_network(const std::string& name, Urgency urgency);
+
+  DockerResult<std::optional<Json>> inspect_service(const std::string& name, Urgency urgency);
+  // Services carrying `label` (e.g. "com.caprover.managed=true").
+  DockerResult<Json> list_services(const std::string& label, Urgency urgency);
+  DockerResult<std::string> create_service(const Json& spec, Urgency urgency);  // the new ID
+  // `version` is the service's Version.Index read with the spec being replaced; Docker refuses
+  // a stale one (conflict), so two writers cannot silently undo each other.
+  DockerResult<void> update_service(const std::string& id, std::uint64_t version, const Json& spec,
+                                    Urgency urgency);
+  // false when there was no such service.
+  DockerResult<bool> remove_service(const std::string& name, Urgency urgency);
+  DockerResult<Json> list_tasks(const std::string& service_name, Urgency urgency);
+
+  DockerResult<bool> image_present(const std::string& image, Urgency urgency);
+  // Pulls `image` (the tag "latest" when it names none); errors reported inside the progress
+  // stream are errors here. Calls `progress` with each status line worth showing a user.
+  DockerResult<void> pull_image(const std::string& image,
+                                const std::function<void(const std::string&)>& progress);
+  // false when there was no such volume; conflict while a container still uses it.
+  DockerResult<bool> remove_volume(const std::string& name, Urgency urgency);
+
+  const std::string& socket_path() const { return transport_.socket_path(); }
+
+  // Tests: no real sleeping between retries.
+  void set_sleeper(Sleeper sleeper) { sleep_ = std::move(sleeper); }
+
+ private:
+  struct Request {
+    std::string_view family;
+    std::string_view method;
+    std::string path;  // without the version prefix
+    const Json* body = nullptr;
+    bool idempotent = false;
+    Urgency urgency = Urgency::background;
+    std::chrono::milliseconds timeout{0};  // 0: options_.timeout
+    bool with_registry_auth = false;
+  };
+
+  // Any HTTP status comes back as a reply; transport failures and an open breaker are errors.
+  DockerResult<HttpReply> call(const Request& request);
+  DockerResult<HttpReply> attempt(const Request& request, const std::string& prefix);
+  DockerResult<Json> call_json(const Request& request);
+
+  DockerTransport transport_;
+  BreakerRegistry& breakers_;
+  DockerMetrics& metrics_;
+  DockerClientOptions options_;
+  Sleeper sleep_;
+
+  std::mutex mutex_;  // guards the negotiated version, the rng and last errors
+  std::string version_prefix_;
+  Rng rng_;
+  std::map<std::string, std::string, std::less<>> last_error_;
+};
+
+// X-Registry-Auth: base64url of {"username","password","serveraddress"}.
+std::string registry_auth_header(const std::string& username, const std::string& password,
+                                 const std::string& server);
+// The registry an image reference pulls from ("docker.io" when it names none).
+std::string registry_of(std::string_view image);
+// Splits "repo[:tag][@digest]" into fromImage and tag for POST /images/create.
+std::pair<std::string, std::string> pull_reference(std::string_view image);
+// True when Docker's "1.43" is at least "1.41".
+bool api_version_at_least(std::string_view version, std::string_view minimum);
+
+}  // namespace captain::swarm

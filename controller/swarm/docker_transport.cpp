@@ -1,0 +1,135 @@
+#include "controller/swarm/docker_transport.h"
+
+#include <curl/curl.h>
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+namespace captain::swarm {
+namespace {
+
+constexpr std::size_t kMaxReplyBytes = 64 * 1024 * 1024;  // a task list of thousands of tasks
+
+struct CurlHandle {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct CurlList {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+struct Sink {
+  std::string* out;
+  bool overflow = false;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  const std::size_t n = size * count;
+  if (sink->out->size() + n > kMaxReplyBytes) {
+    sink->overflow = true;
+    return 0;  // aborts the transfer
+  }
+  sink->out->append(data, n);
+  return n;
+}
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+DockerTransport::DockerTransport(std::string socket_path) : socket_path_(std::move(socket_path)) {
+  global_init();
+}
+
+Expected<HttpReply, DockerError> DockerTransport::send(const HttpCall& call) const {
+  std::unique_ptr<CURL, CurlHandle> curl(curl_easy_init());
+  if (!curl) return Unexpected(docker_error_from_transport("curl_easy_init failed", false));
+  CURL* c = curl.get();
+
+  HttpReply reply;
+  Sink sink{&reply.body};
+  char error[CURL_ERROR_SIZE] = {};
+  // The host part is ignored on a unix socket; "docker" reads well in logs.
+  const std::string url = "http://docker" + call.path;
+  const std::string method(call.method);
+
+  std::unique_ptr<curl_slist, CurlList> headers;
+  auto add_header = [&headers](const std::string& line) {
+    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+    if (next != nullptr) {
+      (void)headers.release();
+      headers.reset(next);
+    }
+  };
+  // No "Expect: 100-continue" round trip for larger bodies.
+  add_header("Expect:");
+  if (call.body != nullptr) add_header("Content-Type: application/json");
+  for (const std::string& h : call.headers) add_header(h);
+
+  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+  if (call.body != nullptr) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, call.body->data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(call.body->size()));
+  } else if (method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+  }
+
+  const CURLcode code = curl_easy_perform(c);
+  if (sink.overflow) {
+    return Unexpected(docker_error_from_transport(
+        "reply larger than " + std::to_string(kMaxReplyBytes) + " bytes", false));
+  }
+  if (code != CURLE_OK) {
+    // curl words a unix-socket failure as a TCP one ("docker port 80"); the OS error says it
+    // plainly ("No such file or directory", "Connection refused").
+    long os_errno = 0;
+    curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+    std::string message;
+    if (code == CURLE_COULDNT_CONNECT && os_errno != 0) {
+      message =
+          "cannot connect to " + socket_path_ + ": " + std::strerror(static_cast<int>(os_errno));
+    } else {
+      message = socket_path_ + ": " + (error[0] != '\0' ? error : curl_easy_strerror(code));
+    }
+    return Unexpected(docker_error_from_transport(message, code == CURLE_OPERATION_TIMEDOUT));
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  reply.status = static_cast<int>(status);
+  return reply;
+}
+
+std::string url_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (const char ch : text) {
+    const auto u = static_cast<unsigned char>(ch);
+    const bool unreserved = (u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') ||
+                            (u >= '0' && u <= '9') || u == '-' || u == '_' || u == '.' || u == '~';
+    if (unreserved) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0xF];
+    }
+  }
+  return out;
+}
+
+}  // namespace captain::swarm
