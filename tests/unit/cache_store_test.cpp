@@ -144,6 +144,25 @@ TEST(CacheStoreLayout, OpenReinitializesOnAnotherLayoutVersion) {
   EXPECT_TRUE(CacheStore::attach(memory.data(), memory.size()).valid());
 }
 
+TEST(CacheStoreLayout, VerifyDetectsACorruptedHeap) {
+  ZoneMemory memory(32 * 1024);
+  CacheStore store = CacheStore::create(memory.data(), memory.size(), 7);
+  ASSERT_TRUE(put(store, "/k", 1, 100));
+  Slot open = store.reserve("/r", EntryMeta(), 0, 100);
+  ASSERT_TRUE(open.valid());
+  EXPECT_TRUE(store.verify());
+  // The entry's key lives in its block: changing a byte breaks the stored key hash.
+  Handle h = store.lookup("/k");
+  ASSERT_TRUE(h.valid());
+  const_cast<char*>(h.key.data())[1] = 'X';
+  EXPECT_FALSE(store.verify());
+  const_cast<char*>(h.key.data())[1] = 'k';
+  EXPECT_TRUE(store.verify());
+  store.release(h);
+  store.abort(open);
+  EXPECT_TRUE(store.verify());
+}
+
 // --- round trip, replacement -------------------------------------------------------------------
 
 TEST_F(CacheStoreTest, PublishThenLookupRoundTrip) {
@@ -253,6 +272,7 @@ TEST_F(CacheStoreTest, PublishReplacesAndPinnedOldVersionStaysReadable) {
   EXPECT_EQ(s.entries, 1u);
   EXPECT_EQ(s.zombies, 1u);
   EXPECT_EQ(s.stores, 2u);
+  EXPECT_TRUE(store.verify());
 
   store.release(old);
   store.release(fresh);
@@ -312,6 +332,7 @@ TEST_F(CacheStoreTest, EvictsLeastRecentlyUsedAndKeepsSurvivorsIntact) {
   }
   EXPECT_EQ(survivors, store.stats().entries);
   EXPECT_EQ(survivors, static_cast<std::size_t>(fit));
+  EXPECT_TRUE(store.verify());
 }
 
 TEST_F(CacheStoreTest, PinnedEntrySurvivesEvictionAndIsFreedOnRelease) {
@@ -321,6 +342,7 @@ TEST_F(CacheStoreTest, PinnedEntrySurvivesEvictionAndIsFreedOnRelease) {
   // Enough new entries to cycle the whole zone several times.
   for (int i = 0; i < 60; ++i) ASSERT_TRUE(put(store, key_n(i), 1, 4000)) << i;
   StoreStats s = store.stats();
+  EXPECT_TRUE(store.verify());
   EXPECT_GT(s.evictions, 40u);
   EXPECT_EQ(s.zombies, 1u);
   EXPECT_FALSE(has("/pinned"));
@@ -367,6 +389,7 @@ TEST_F(CacheStoreTest, PurgeExactPrefixAndAllCount) {
   EXPECT_FALSE(has("/a/1"));
   EXPECT_EQ(store.purge_prefix("/a/"), 2u);
   EXPECT_TRUE(has("/ab"));
+  EXPECT_TRUE(store.verify());
   EXPECT_EQ(store.purge_prefix("/zzz"), 0u);
   EXPECT_EQ(store.purge_all(), 3u);
   EXPECT_EQ(store.purge_all(), 0u);
@@ -506,6 +529,7 @@ TEST(CacheStoreThreads, ConcurrentUseNeverServesWrongBytesAndLeaksNothing) {
 
   EXPECT_EQ(bad.load(), 0);
   EXPECT_GT(hits.load(), 1000);
+  EXPECT_TRUE(store.verify());
   StoreStats s = store.stats();
   EXPECT_GT(s.evictions, 100u);
   EXPECT_EQ(s.zombies, 0u);

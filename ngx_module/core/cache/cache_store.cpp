@@ -620,6 +620,88 @@ StoreStats CacheStore::stats() const {
   return s;
 }
 
+// --- self-check --------------------------------------------------------------------------------
+
+bool CacheStore::verify() const {
+  if (!valid()) return false;
+  Region r(header_);
+  Locked lock(header_);
+  const StoreHeader& h = *header_;
+  auto in_heap = [&h](std::uint64_t b) { return b >= h.heap_begin && b < h.heap_end; };
+
+  // Blocks tile the heap; no two free blocks touch (freeing always coalesces).
+  std::uint64_t prev_size = 0;
+  bool prev_free = false;
+  std::uint64_t free_blocks = 0, free_bytes = 0, live = 0, live_bytes = 0, zombies = 0,
+                reserved = 0;
+  std::uint64_t b = h.heap_begin;
+  while (b < h.heap_end) {
+    const std::uint64_t size = r.size_of(b);
+    if (size < kMinBlock || size % kAlign != 0 || size > h.heap_end - b) return false;
+    if (r.block(b).prev_size != prev_size) return false;
+    if (!r.used(b)) {
+      if (prev_free) return false;
+      ++free_blocks;
+      free_bytes += size;
+      prev_free = true;
+    } else {
+      prev_free = false;
+      const EntryHeader& e = r.entry(b);
+      if (kEntryOverhead + e.key_size + e.header_size + e.body_capacity > size ||
+          e.body_size > e.body_capacity || e.key_hash != hash_key(r.key_of(b), h.seed)) {
+        return false;
+      }
+      if (e.state == kLive) {
+        ++live;
+        live_bytes += size;
+      } else if (e.state == kZombie) {
+        if (e.pins == 0) return false;
+        ++zombies;
+      } else if (e.state == kReserved) {
+        reserved += size;
+      } else {
+        return false;
+      }
+    }
+    prev_size = size;
+    b += size;
+  }
+  if (b != h.heap_end || free_bytes != h.free_bytes) return false;
+
+  std::uint64_t count = 0;
+  std::uint64_t prev = 0;
+  for (std::uint64_t f = h.free_head; f != 0; f = r.links(f).next) {
+    if (!in_heap(f) || r.used(f) || r.links(f).prev != prev || ++count > free_blocks) {
+      return false;
+    }
+    prev = f;
+  }
+  if (count != free_blocks) return false;
+
+  count = 0;
+  prev = 0;
+  for (std::uint64_t e = h.lru_head; e != 0; e = r.entry(e).lru_next) {
+    if (!in_heap(e) || !r.used(e) || r.entry(e).state != kLive || r.entry(e).lru_prev != prev ||
+        ++count > live) {
+      return false;
+    }
+    prev = e;
+  }
+  if (count != live || prev != h.lru_tail) return false;
+
+  count = 0;
+  for (std::uint64_t i = 0; i < h.bucket_count; ++i) {
+    for (std::uint64_t e = r.buckets()[i]; e != 0; e = r.entry(e).chain_next) {
+      if (!in_heap(e) || !r.used(e) || r.entry(e).state != kLive ||
+          (r.entry(e).key_hash & (h.bucket_count - 1)) != i || ++count > live) {
+        return false;
+      }
+    }
+  }
+  return count == live && live == h.entries && live_bytes == h.stored_bytes &&
+         zombies == h.zombies && reserved == h.reserved_bytes;
+}
+
 // --- fill locks --------------------------------------------------------------------------------
 
 bool CacheStore::try_begin_fill(std::uint64_t key_hash, std::uint64_t now_ms,

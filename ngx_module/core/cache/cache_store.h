@@ -134,10 +134,16 @@ class CacheStore {
   void record(Outcome outcome);
   StoreStats stats() const;
 
+  // Walks the whole region under the lock and checks every structural invariant (block sizes
+  // and neighbours, no two adjacent free blocks, free list, index, LRU list, counters). For
+  // tests and debugging: it costs a full scan.
+  bool verify() const;
+
   // Collapsing concurrent misses: the first caller for a key gets true and fetches; others get
   // false until end_fill() or until `timeout_ms` after the winner began (a crashed winner must
   // not wedge the key). When all fill slots are busy every caller gets true (no collapsing,
-  // never blocking).
+  // never blocking). end_fill() clears the key's lock whoever holds it: a winner that outlived
+  // its timeout may end a successor's fill early, which only sends waiters upstream sooner.
   bool try_begin_fill(std::uint64_t key_hash, std::uint64_t now_ms, std::uint64_t timeout_ms);
   void end_fill(std::uint64_t key_hash);
 
