@@ -359,6 +359,19 @@ TEST_F(CacheStoreTest, PinnedEntrySurvivesEvictionAndIsFreedOnRelease) {
   EXPECT_EQ(s.largest_free, initial.largest_free);
 }
 
+TEST_F(CacheStoreTest, HopelessReservationEvictsNothing) {
+  ASSERT_TRUE(put(store, "/keep", 1, 1000));
+  Slot big = store.reserve("/big", EntryMeta(), 0, initial.largest_free - 3000);
+  ASSERT_TRUE(big.valid());
+  EXPECT_EQ(store.stats().evictions, 0u);
+  // Only /keep could be evicted, and its block is far smaller than this.
+  EXPECT_FALSE(store.reserve("/x", EntryMeta(), 0, 10'000).valid());
+  EXPECT_TRUE(has("/keep"));
+  EXPECT_EQ(store.stats().evictions, 0u);
+  store.abort(big);
+  EXPECT_TRUE(store.verify());
+}
+
 TEST_F(CacheStoreTest, ReservationFailsWhenPinnedEntriesLeaveNoRoom) {
   std::vector<Handle> pins;
   for (int i = 0;; ++i) {

@@ -445,7 +445,10 @@ Slot CacheStore::reserve(std::string_view key, const EntryMeta& meta, std::size_
   {
     Locked lock(header_);
     if (need <= heap) b = r.allocate(need);
-    while (b == 0 && need <= heap && header_->lru_tail != 0) {
+    // When even evicting every live entry could not free `need` bytes (pinned or reserved
+    // blocks hold the rest), fail at once instead of emptying the cache for nothing.
+    const bool could_fit = need <= header_->free_bytes + header_->stored_bytes;
+    while (b == 0 && could_fit && header_->lru_tail != 0) {
       ++header_->evictions;
       const std::uint64_t freed = r.retire(header_->lru_tail);
       if (freed != 0 && r.size_of(freed) >= need) b = r.take(freed, need);
