@@ -123,12 +123,6 @@ std::vector<std::string> Deployer::orphans() const {
   return orphans_;
 }
 
-api::RequestContext Deployer::context_of(const std::string& app) {
-  std::lock_guard lock(mutex_);
-  const auto it = contexts_.find(app);
-  return it != contexts_.end() ? it->second : system_context();
-}
-
 // ---- monitor -------------------------------------------------------------------------------
 
 void Deployer::monitor_loop() {
@@ -263,9 +257,22 @@ void Deployer::reconcile_all() {
     log_.error("reconcile: cannot list services", {{"error", services.error().message}});
   }
   log_.info("reconcile", {{"apps", apps.size()}, {"removals", removals.size()}});
-  const api::RequestContext context = system_context();
-  for (const auto& app : apps) converge(app, context);
-  for (const auto& app : removals) converge(app, context);
+  apps.insert(apps.end(), removals.begin(), removals.end());
+  {
+    // All queued under one lock, so "reconcile finished" cannot fire between two of them.
+    std::lock_guard lock(mutex_);
+    reconcile_started_ = Clock::now();
+    reconcile_apps_ = apps.size();
+    for (const auto& app : apps) {
+      contexts_.emplace(app, system_context());  // a client's pending change keeps its own
+      if (running_.count(app) != 0) {
+        again_.insert(app);
+      } else if (queued_.insert(app).second) {
+        queue_.push_back(app);
+      }
+    }
+  }
+  wake_workers_.notify_all();
 }
 
 // ---- workers -------------------------------------------------------------------------------
@@ -279,7 +286,11 @@ void Deployer::worker_loop() {
     queue_.pop_front();
     queued_.erase(app);
     running_.insert(app);
-    const api::RequestContext context = contexts_.count(app) ? contexts_[app] : system_context();
+    api::RequestContext context = system_context();
+    if (auto it = contexts_.find(app); it != contexts_.end()) {
+      context = std::move(it->second);
+      contexts_.erase(it);
+    }
     lock.unlock();
     bool done = false;
     try {
@@ -295,6 +306,12 @@ void Deployer::worker_loop() {
     if (again_.erase(app) != 0 && queued_.insert(app).second) {
       queue_.push_back(app);
       wake_workers_.notify_one();
+    }
+    if (reconcile_started_ && queue_.empty() && running_.empty()) {
+      const double seconds =
+          std::chrono::duration<double>(Clock::now() - *reconcile_started_).count();
+      log_.info("reconcile finished", {{"apps", reconcile_apps_}, {"seconds", seconds}});
+      reconcile_started_.reset();
     }
   }
 }

@@ -104,7 +104,6 @@ class Deployer {
   std::optional<std::string> network_id();
   void finish(const Rollout& rollout, RolloutPhase phase, const std::string& detail);
   void say(const std::string& app, std::int64_t version, const std::string& line);
-  api::RequestContext context_of(const std::string& app);
 
   swarm::DockerClient& docker_;
   store::Database& db_;
@@ -128,6 +127,9 @@ class Deployer {
   bool connected_ = false;
   std::string network_id_;
   std::vector<std::string> orphans_;
+  // Set when a reconcile pass queued every app; the last worker to go idle logs its duration.
+  std::optional<std::chrono::steady_clock::time_point> reconcile_started_;
+  std::size_t reconcile_apps_ = 0;
 
   std::vector<std::thread> threads_;
 };
