@@ -1,0 +1,223 @@
+#include "controller/nginx/config_pipeline.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "controller/process/run_command.h"
+
+namespace captain::nginx {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kGenerationPrefix = "gen-";
+constexpr const char* kCurrent = "current";
+
+Unexpected<PipelineError> io_error(std::string message) {
+  return Unexpected(PipelineError{PipelineError::Kind::io, std::move(message)});
+}
+
+unsigned long generation_number(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  if (name.rfind(kGenerationPrefix, 0) != 0) return 0;
+  try {
+    return std::stoul(name.substr(std::strlen(kGenerationPrefix)));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// fsync a file or directory so a power loss cannot leave a swapped symlink to an empty tree.
+void sync_path(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// The PIDs of a process's children, from /proc (the master's workers).
+std::vector<std::string> children_of(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<std::string> out;
+  std::string child;
+  while (in >> child) out.push_back(child);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+bool safe_relative_path(const std::string& path) {
+  if (path.empty() || path.front() == '/') return false;
+  for (const auto& part : fs::path(path)) {
+    if (part == "." || part == ".." || part.empty()) return false;
+  }
+  return path.find('\0') == std::string::npos;
+}
+
+ConfigPipeline::ConfigPipeline(PipelineOptions options) : options_(std::move(options)) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.conf_dir, ec)) {
+    next_generation_ = std::max(next_generation_, generation_number(entry.path()));
+  }
+}
+
+fs::path ConfigPipeline::live_conf() const {
+  return options_.conf_dir / kCurrent / "nginx.conf";
+}
+
+Expected<fs::path, PipelineError> ConfigPipeline::write_generation(
+    const std::vector<ConfigFile>& files) {
+  std::error_code ec;
+  fs::create_directories(options_.conf_dir, ec);
+  if (ec) return io_error(options_.conf_dir.string() + ": " + ec.message());
+  const fs::path dir = options_.conf_dir / (kGenerationPrefix + std::to_string(++next_generation_));
+  fs::remove_all(dir, ec);  // a leftover of a crash mid-write
+  fs::create_directory(dir, ec);
+  if (ec) return io_error(dir.string() + ": " + ec.message());
+  for (const ConfigFile& file : files) {
+    if (!safe_relative_path(file.path))
+      return io_error("refusing config path \"" + file.path + "\"");
+    const fs::path target = dir / file.path;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return io_error(target.parent_path().string() + ": " + ec.message());
+    std::ofstream out(target, std::ios::binary | std::ios::trunc);
+    out << file.content;
+    out.close();
+    if (!out) return io_error(target.string() + ": write failed");
+    sync_path(target);
+  }
+  sync_path(dir);
+  return dir;
+}
+
+Expected<void, PipelineError> ConfigPipeline::nginx_test(const fs::path& generation) {
+  auto ran = process::run_command(
+      {options_.nginx_binary, "-t", "-q", "-c", (generation / "nginx.conf").string()},
+      options_.test_timeout);
+  if (!ran) return io_error(ran.error());
+  if (ran->timed_out) {
+    return Unexpected(PipelineError{
+        PipelineError::Kind::invalid_config,
+        "nginx -t did not finish within " + std::to_string(options_.test_timeout.count()) + " ms"});
+  }
+  if (ran->exit_status != 0) {
+    std::string message = ran->output;
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+    if (message.empty())
+      message = "nginx -t failed with status " + std::to_string(ran->exit_status);
+    return Unexpected(PipelineError{PipelineError::Kind::invalid_config, message});
+  }
+  return {};
+}
+
+Expected<void, PipelineError> ConfigPipeline::point_current_at(const fs::path& generation) {
+  // A new symlink renamed over the old one: readers see the old tree or the new, never neither.
+  const fs::path link = options_.conf_dir / kCurrent;
+  const fs::path staging = options_.conf_dir / (std::string(kCurrent) + ".new");
+  std::error_code ec;
+  fs::remove(staging, ec);
+  fs::create_directory_symlink(generation.filename(), staging, ec);
+  if (ec) return io_error(staging.string() + ": " + ec.message());
+  fs::rename(staging, link, ec);
+  if (ec) return io_error(link.string() + ": " + ec.message());
+  sync_path(options_.conf_dir);
+  return {};
+}
+
+Expected<void, PipelineError> ConfigPipeline::reload() {
+  if (options_.pid_file.empty()) return {};
+  std::ifstream in(options_.pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1) {
+    return Unexpected(PipelineError{PipelineError::Kind::reload_failed,
+                                    "no nginx master pid in " + options_.pid_file.string()});
+  }
+  const auto before = children_of(pid);
+  if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
+    return Unexpected(PipelineError{
+        PipelineError::Kind::reload_failed,
+        "cannot signal nginx master " + std::to_string(pid) + ": " + std::strerror(errno)});
+  }
+  // Healthy once the master runs a set of workers none of which it had before the HUP (the old
+  // ones drain and exit); a master that refused the tree keeps its old workers.
+  const auto deadline = std::chrono::steady_clock::now() + options_.reload_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::kill(static_cast<pid_t>(pid), 0) != 0) {
+      return Unexpected(PipelineError{PipelineError::Kind::reload_failed,
+                                      "the nginx master exited during the reload"});
+    }
+    const auto now = children_of(pid);
+    const bool fresh = !now.empty() && std::none_of(now.begin(), now.end(), [&](const auto& c) {
+      return std::binary_search(before.begin(), before.end(), c);
+    });
+    if (fresh) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Unexpected(PipelineError{PipelineError::Kind::reload_failed,
+                                  "nginx did not start new workers within " +
+                                      std::to_string(options_.reload_timeout.count()) + " ms"});
+}
+
+Expected<void, PipelineError> ConfigPipeline::test(const std::vector<ConfigFile>& files) {
+  auto generation = write_generation(files);
+  if (!generation) return Unexpected(generation.error());
+  auto tested = nginx_test(*generation);
+  std::error_code ec;
+  fs::remove_all(*generation, ec);
+  return tested;
+}
+
+Expected<void, PipelineError> ConfigPipeline::apply(const std::vector<ConfigFile>& files) {
+  auto generation = write_generation(files);
+  if (!generation) return Unexpected(generation.error());
+  if (auto tested = nginx_test(*generation); !tested) {
+    std::error_code ec;
+    fs::remove_all(*generation, ec);
+    return tested;
+  }
+  std::error_code ec;
+  const fs::path previous = fs::read_symlink(options_.conf_dir / kCurrent, ec);
+  if (auto swapped = point_current_at(*generation); !swapped) return swapped;
+  if (auto reloaded = reload(); !reloaded) {
+    if (!previous.empty()) {
+      (void)point_current_at(options_.conf_dir / previous);
+      (void)reload();
+    }
+    return reloaded;
+  }
+  prune();
+  return {};
+}
+
+void ConfigPipeline::prune() {
+  std::vector<fs::path> generations;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.conf_dir, ec)) {
+    if (generation_number(entry.path()) != 0 && entry.is_directory()) {
+      generations.push_back(entry.path());
+    }
+  }
+  std::sort(generations.begin(), generations.end(), [](const fs::path& a, const fs::path& b) {
+    return generation_number(a) > generation_number(b);
+  });
+  const fs::path current = fs::read_symlink(options_.conf_dir / kCurrent, ec);
+  for (std::size_t i = static_cast<std::size_t>(std::max(1, options_.keep_generations));
+       i < generations.size(); ++i) {
+    if (generations[i].filename() == current) continue;
+    fs::remove_all(generations[i], ec);
+  }
+}
+
+}  // namespace captain::nginx
