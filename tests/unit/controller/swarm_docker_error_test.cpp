@@ -130,5 +130,40 @@ TEST(DockerErrorKind, RetryableOnlyForTransientKinds) {
   EXPECT_EQ(to_string(Kind::unauthorized), "unauthorized");
 }
 
+TEST(DockerErrorKind, CircuitOpenName) {
+  EXPECT_EQ(to_string(Kind::circuit_open), "circuit_open");
+  EXPECT_EQ(to_string(Kind::unreachable), "unreachable");
+  EXPECT_EQ(to_string(Kind::unavailable), "unavailable");
+}
+
+TEST(DockerErrorKind, CircuitOpenIsNotRetriedButIsDaemonUnavailable) {
+  const DockerError open{Kind::circuit_open, 0, "circuit open for services"};
+  EXPECT_FALSE(open.retryable());
+  EXPECT_TRUE(open.daemon_unavailable());
+}
+
+TEST(DockerErrorKind, DaemonUnavailableForTransportFailures5xxAndOpenBreaker) {
+  for (Kind kind : {Kind::unreachable, Kind::timeout, Kind::unavailable, Kind::circuit_open}) {
+    EXPECT_TRUE((DockerError{kind, 0, ""}.daemon_unavailable())) << to_string(kind);
+  }
+  for (Kind kind :
+       {Kind::not_found, Kind::conflict, Kind::bad_request, Kind::unauthorized, Kind::unexpected}) {
+    EXPECT_FALSE((DockerError{kind, 0, ""}.daemon_unavailable())) << to_string(kind);
+  }
+}
+
+TEST(DockerErrorKind, DaemonUnavailableFromResponses) {
+  const auto conflict = docker_error_from_response(409, R"({"message":"update out of sequence"})");
+  EXPECT_EQ(conflict.kind, Kind::conflict);
+  EXPECT_FALSE(conflict.daemon_unavailable());
+  EXPECT_FALSE(docker_error_from_response(404, "").daemon_unavailable());
+  EXPECT_FALSE(docker_error_from_response(400, "").daemon_unavailable());
+  EXPECT_TRUE(docker_error_from_response(500, "").daemon_unavailable());
+  EXPECT_TRUE(docker_error_from_response(502, "").daemon_unavailable());
+  EXPECT_TRUE(
+      docker_error_from_transport("Couldn't connect to server", false).daemon_unavailable());
+  EXPECT_TRUE(docker_error_from_transport("Operation timed out", true).daemon_unavailable());
+}
+
 }  // namespace
 }  // namespace captain::swarm
