@@ -138,6 +138,7 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
   conf->security_headers = NGX_CONF_UNSET;
   conf->limit_headers = NGX_CONF_UNSET_UINT;
   conf->metrics_zone = NGX_CONF_UNSET_PTR;
+  conf->cache = NGX_CONF_UNSET_PTR;
   return conf;
 }
 
@@ -153,6 +154,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent_ptr, void* child_ptr) noexcept
   ngx_conf_merge_uint_value(conf->trace_sample_ppm, prev->trace_sample_ppm, kSampleAll);
   ngx_conf_merge_value(conf->security_headers, prev->security_headers, 0);
   if (conf->limits == nullptr) conf->limits = prev->limits;
+  ngx_conf_merge_ptr_value(conf->cache, prev->cache, nullptr);
   if (merge_metrics(cf, prev, conf) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
   ngx_conf_merge_uint_value(conf->limit_headers, prev->limit_headers,
                             static_cast<ngx_uint_t>(LimitHeaders::legacy));

@@ -60,6 +60,8 @@ struct LocConf {
   ngx_array_t* limits;       // LimitRule (rate_limit_conf.h); NULL: inherit; empty: none
   ngx_flag_t limits_off;     // "captain_limit off" at this level
   ngx_uint_t limit_headers;  // LimitHeaders
+
+  void* cache;  // CacheLoc* (cache_conf.h); NGX_CONF_UNSET_PTR: inherit; NULL: off
 };
 
 void* create_loc_conf(ngx_conf_t* cf) noexcept;

@@ -1,5 +1,6 @@
 #include "ngx_module/glue/main_conf.h"
 
+#include "ngx_module/glue/cache_conf.h"
 #include "ngx_module/glue/rate_limit_conf.h"
 
 namespace captain::glue {
@@ -9,12 +10,18 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
   if (conf == nullptr) return nullptr;
   conf->limit_zones = ngx_array_create(cf->pool, 4, sizeof(void*));
   conf->metrics_zones = ngx_array_create(cf->pool, 2, sizeof(void*));
-  if (conf->limit_zones == nullptr || conf->metrics_zones == nullptr) return nullptr;
+  conf->cache_zones = ngx_array_create(cf->pool, 2, sizeof(void*));
+  if (conf->limit_zones == nullptr || conf->metrics_zones == nullptr ||
+      conf->cache_zones == nullptr) {
+    return nullptr;
+  }
   return conf;
 }
 
 char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
-  return check_limit_zones_declared(cf, static_cast<MainConf*>(conf));
+  auto* mcf = static_cast<MainConf*>(conf);
+  if (check_limit_zones_declared(cf, mcf) != NGX_CONF_OK) return static_cast<char*>(NGX_CONF_ERROR);
+  return check_cache_zones_declared(cf, mcf);
 }
 
 }  // namespace captain::glue

@@ -8,6 +8,7 @@ namespace captain::glue {
 struct MainConf {
   ngx_array_t* limit_zones;    // LimitZone* (rate_limit_conf.h), in declaration or first-use order
   ngx_array_t* metrics_zones;  // MetricsZone* (metrics_conf.h)
+  ngx_array_t* cache_zones;    // CacheZone* (cache_conf.h)
 };
 
 void* create_main_conf(ngx_conf_t* cf) noexcept;

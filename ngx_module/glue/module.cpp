@@ -1,5 +1,7 @@
 // ngx_http_captain_module: directive table, configuration hooks and worker start-up. Feature
 // logic lives in ngx_module/core (plain C++); each glue file wires one feature into nginx.
+#include "ngx_module/glue/cache_conf.h"
+#include "ngx_module/glue/cache_phase.h"
 #include "ngx_module/glue/directives.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/main_conf.h"
@@ -66,6 +68,12 @@ ngx_command_t g_commands[] = {
     {ngx_string("captain_limit_headers"), kAnyLevel | NGX_CONF_TAKE1, set_limit_headers,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
 
+    {ngx_string("captain_cache_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_cache_zone, 0, 0,
+     nullptr},
+
+    {ngx_string("captain_cache"), kAnyLevel | NGX_CONF_1MORE, set_cache, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+
     ngx_null_command,
 };
 
@@ -78,7 +86,10 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
       init_metrics_log(cf) != NGX_OK || init_response_headers(cf) != NGX_OK) {
     return NGX_ERROR;
   }
-  return init_rate_limit_headers(cf);
+  if (init_rate_limit_headers(cf) != NGX_OK) return NGX_ERROR;
+  // Last, so the cache's header filter runs before the module's other filters add per-request
+  // headers that must not be stored.
+  return init_cache(cf);
 }
 
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {

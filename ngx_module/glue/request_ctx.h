@@ -11,6 +11,8 @@
 
 namespace captain::glue {
 
+struct CacheState;
+
 // Where the client's copies of one header are: the first one and how many there are.
 struct IncomingHeader {
   ngx_table_elt_t* first = nullptr;
@@ -42,6 +44,7 @@ struct RequestCtx {
   ngx_str_t tracestate = {0, nullptr};  // normalized incoming tracestate; empty when none/dropped
 
   LimitState limit;
+  CacheState* cache = nullptr;  // created by the cache lookup (cache_phase.h)
 };
 
 // The context of r's main request if one was created already; never creates it.

@@ -1,5 +1,6 @@
 #include "ngx_module/glue/variables.h"
 
+#include "ngx_module/glue/cache_phase.h"
 #include "ngx_module/glue/request_ctx.h"
 
 namespace captain::glue {
@@ -47,6 +48,20 @@ ngx_int_t get_limit_status(ngx_http_request_t* r, ngx_http_variable_value_t* v,
       break;
   }
   v->not_found = 1;
+  return NGX_OK;
+}
+
+// $captain_cache_status: HIT, MISS, BYPASS, EXPIRED or STALE; not found where no cache applied.
+ngx_int_t get_cache_status(ngx_http_request_t* r, ngx_http_variable_value_t* v,
+                           uintptr_t) noexcept {
+  const RequestCtx* ctx = existing_request_ctx(r);
+  const ngx_str_t text = cache_status_text(
+      ctx != nullptr && ctx->cache != nullptr ? ctx->cache->status : CacheStatus::none);
+  if (text.len == 0) {
+    v->not_found = 1;
+    return NGX_OK;
+  }
+  set_value(v, reinterpret_cast<const char*>(text.data), text.len);
   return NGX_OK;
 }
 
@@ -119,6 +134,11 @@ ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
   ngx_http_variable_t* var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
   if (var == nullptr) return NGX_ERROR;
   var->get_handler = get_limit_status;
+
+  name = ngx_string("captain_cache_status");
+  var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+  if (var == nullptr) return NGX_ERROR;
+  var->get_handler = get_cache_status;
   return NGX_OK;
 }
 

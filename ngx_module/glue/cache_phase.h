@@ -1,0 +1,39 @@
+// The response cache in the request path: a precontent-phase lookup that answers fresh hits
+// from the zone, and header/body filters that store storable responses of misses.
+#pragma once
+
+#include "ngx_module/core/cache/cache_store.h"
+#include "ngx_module/glue/ngx.h"
+
+namespace captain::glue {
+
+struct CacheLoc;
+struct CacheZone;
+
+enum class CacheStatus : std::uint8_t { none = 0, hit, miss, bypass, expired, stale };
+
+// One client request's cache state, in its pool (RequestCtx::cache).
+struct CacheState {
+  CacheStatus status = CacheStatus::none;
+  bool fill = false;         // the response may be stored (decided by the header filter)
+  bool storing = false;      // the body filter copies into `slot`
+  bool vary_marker = false;  // publish a Vary marker under `base_key` after the variant
+  const CacheLoc* loc = nullptr;
+  CacheZone* zone = nullptr;
+  ngx_str_t base_key = {0, nullptr};
+  ngx_str_t variant_key = {0, nullptr};  // base_key + separator + normalized Accept-Encoding
+  std::int64_t request_time = 0;
+  cache::EntryMeta meta;
+  cache::Slot slot;
+  std::size_t body_size = 0;
+};
+
+// Registers the lookup and the filters; called from postconfiguration after the other
+// filters, so the cache's header filter sees the response before the module adds its
+// per-request headers (X-Request-ID, ...).
+ngx_int_t init_cache(ngx_conf_t* cf) noexcept;
+
+// "HIT", "MISS", ... or an empty string for none.
+ngx_str_t cache_status_text(CacheStatus status) noexcept;
+
+}  // namespace captain::glue

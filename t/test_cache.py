@@ -1,0 +1,306 @@
+"""captain_cache_zone, captain_cache, X-Cache and $captain_cache_status against real nginx.
+
+nginx runs a master and 2 workers (`reuseport`, so the kernel spreads each new connection of
+`request()` over both) in front of a counting upstream defined here: it answers every path
+with a body derived from the path alone, counts requests per path, and takes its response
+headers from the query string, so each test states the response it wants in its URL.
+"""
+
+import hashlib
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import request
+
+
+def body_for(path, size):
+    """Deterministic bytes for a path: any mix-up between keys shows in the bytes."""
+    seed = hashlib.sha256(path.encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+class CountingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        with self.server.lock:
+            self.server.counts[url.path] = self.server.counts.get(url.path, 0) + 1
+            count = self.server.counts[url.path]
+        size = int(query.get("size", ["64"])[0])
+        body = body_for(url.path, size)
+        if "vary" in query:
+            body = f"ae={self.headers.get('Accept-Encoding', '')}".encode()
+        self.send_response(int(query.get("status", ["200"])[0]))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("X-Upstream-Count", str(count))
+        for spec in query.get("set", []):
+            name, _, value = spec.partition(":")
+            self.send_header(name, value)
+        if "vary" in query:
+            self.send_header("Vary", "Accept-Encoding")
+        chunked = "chunked" in query
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if chunked:
+            for i in range(0, len(body), 4000):
+                piece = body[i:i + 4000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+
+@pytest.fixture
+def upstream():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    server.daemon_threads = True
+    server.lock = threading.Lock()
+    server.counts = {}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def config(upstream, location="captain_cache c;", zone="captain_cache_zone name=c size=4m;"):
+    return f"""
+    {zone}
+    server {{
+        listen 127.0.0.1:@PORT@ reuseport;
+        location / {{
+            {location}
+            proxy_pass http://127.0.0.1:{upstream.server_address[1]};
+            proxy_buffers 64 8k;
+            proxy_max_temp_file_size 0;
+            add_header X-Status $captain_cache_status always;
+            add_header X-Worker $pid always;
+        }}
+    }}
+"""
+
+
+def get(port, path, **kw):
+    return request(port, path, **kw)
+
+
+def test_miss_then_hit_across_workers(nginx, upstream):
+    srv = nginx(config(upstream))
+    first = get(srv.port, "/a?size=1000")
+    assert first.status == 200
+    assert first.header("X-Cache") == "MISS"
+    assert first.header("X-Status") == "MISS"
+    assert first.body == body_for("/a", 1000)
+    hit_workers = set()
+    for _ in range(30):
+        r = get(srv.port, "/a?size=1000")
+        assert r.status == 200
+        assert r.header("X-Cache") == "HIT"
+        assert r.header("X-Status") == "HIT"
+        assert r.body == body_for("/a", 1000)
+        assert r.header("Content-Type") == "application/octet-stream"
+        assert r.header("X-Upstream-Count") == "1"
+        assert int(r.header("Age")) >= 0
+        hit_workers.add(r.header("X-Worker"))
+    assert upstream.counts["/a"] == 1
+    assert len(set(srv.worker_pids())) == 2
+    # Both workers answered hits from the one shared entry.
+    assert hit_workers == {str(p) for p in srv.worker_pids()}
+
+
+def test_ttl_expiry_and_age(nginx, upstream):
+    srv = nginx(config(upstream, "captain_cache c ttl=2s;"))
+    assert get(srv.port, "/t").header("X-Cache") == "MISS"
+    time.sleep(1.1)
+    r = get(srv.port, "/t")
+    assert r.header("X-Cache") == "HIT"
+    assert int(r.header("Age")) >= 1
+    time.sleep(1.5)
+    r = get(srv.port, "/t")
+    assert r.header("X-Cache") == "EXPIRED"
+    assert r.header("X-Upstream-Count") == "2"
+    assert get(srv.port, "/t").header("X-Cache") == "HIT"
+    assert upstream.counts["/t"] == 2
+
+
+def test_max_age_beats_the_configured_ttl(nginx, upstream):
+    srv = nginx(config(upstream, "captain_cache c ttl=1h;"))
+    path = "/m?set=Cache-Control:max-age=1"
+    assert get(srv.port, path).header("X-Cache") == "MISS"
+    assert get(srv.port, path).header("X-Cache") == "HIT"
+    time.sleep(2.1)
+    assert get(srv.port, path).header("X-Cache") == "EXPIRED"
+
+
+@pytest.mark.parametrize("query, headers", [
+    ("set=Cache-Control:no-store", ()),
+    ("set=Cache-Control:private", ()),
+    ("set=Cache-Control:max-age=0", ()),
+    ("set=Set-Cookie:session=1", ()),
+    ("", (("Authorization", "Bearer x"),)),
+    ("status=500", ()),
+    ("set=Vary:Cookie", ()),
+])
+def test_never_stored(nginx, upstream, query, headers):
+    srv = nginx(config(upstream))
+    for i in range(3):
+        r = get(srv.port, f"/n?{query}", headers=headers)
+        assert r.header("X-Cache") == "MISS", (i, r.headers)
+        assert r.header("X-Upstream-Count") == str(i + 1)
+    assert upstream.counts["/n"] == 3
+
+
+def test_request_no_store_bypasses_and_bypass_variable(nginx, upstream):
+    srv = nginx(config(upstream, "captain_cache c bypass=$http_x_nocache;"))
+    assert get(srv.port, "/b").header("X-Cache") == "MISS"
+    assert get(srv.port, "/b").header("X-Cache") == "HIT"
+    r = get(srv.port, "/b", headers=[("X-Nocache", "1")])
+    assert r.header("X-Cache") == "BYPASS" and r.header("X-Status") == "BYPASS"
+    r = get(srv.port, "/b", headers=[("Cache-Control", "no-store")])
+    assert r.header("X-Cache") == "BYPASS"
+    r = get(srv.port, "/b", headers=[("Cache-Control", "no-cache")])
+    assert r.header("X-Cache") == "MISS"  # refreshes the entry for everyone
+    assert get(srv.port, "/b").header("X-Upstream-Count") == "4"
+    assert upstream.counts["/b"] == 4
+
+
+def test_vary_accept_encoding(nginx, upstream):
+    srv = nginx(config(upstream))
+    gz = [("Accept-Encoding", "gzip")]
+    br = [("Accept-Encoding", "br;q=1, gzip;q=0")]
+    r = get(srv.port, "/v?vary=1", headers=gz)
+    assert (r.header("X-Cache"), r.body) == ("MISS", b"ae=gzip")
+    r = get(srv.port, "/v?vary=1", headers=br)
+    assert (r.header("X-Cache"), r.body) == ("MISS", b"ae=br")
+    r = get(srv.port, "/v?vary=1", headers=[("Accept-Encoding", "x-gzip, deflate")])
+    assert (r.header("X-Cache"), r.body) == ("HIT", b"ae=gzip")
+    r = get(srv.port, "/v?vary=1", headers=br)
+    assert (r.header("X-Cache"), r.body) == ("HIT", b"ae=br")
+    assert r.header("Vary") == "Accept-Encoding"
+    r = get(srv.port, "/v?vary=1")
+    assert (r.header("X-Cache"), r.body) == ("MISS", b"ae=identity")
+    assert upstream.counts["/v"] == 3
+
+
+def test_head_is_served_from_a_get_entry(nginx, upstream):
+    srv = nginx(config(upstream))
+    # A HEAD miss goes upstream and stores nothing.
+    r = get(srv.port, "/h?size=500", method="HEAD")
+    assert r.header("X-Cache") == "MISS" and r.body == b""
+    assert get(srv.port, "/h?size=500").header("X-Cache") == "MISS"
+    r = get(srv.port, "/h?size=500", method="HEAD")
+    assert r.header("X-Cache") == "HIT"
+    assert r.header("Content-Length") == "500"
+    assert r.body == b""
+    assert get(srv.port, "/h?size=500").body == body_for("/h", 500)
+    assert upstream.counts["/h"] == 2
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_objects_over_max_object_pass_through_intact(nginx, upstream, chunked):
+    srv = nginx(config(upstream, zone="captain_cache_zone name=c size=4m max_object=16k;"))
+    extra = "&chunked=1" if chunked else ""
+    for _ in range(2):
+        r = get(srv.port, f"/big?size=300000{extra}")
+        assert r.header("X-Cache") == "MISS"
+        assert r.body == body_for("/big", 300000)
+    assert upstream.counts["/big"] == 2
+    # Small ones, chunked or not, are stored.
+    assert get(srv.port, f"/small?size=16000{extra}").header("X-Cache") == "MISS"
+    r = get(srv.port, f"/small?size=16000{extra}")
+    assert r.header("X-Cache") == "HIT"
+    assert r.body == body_for("/small", 16000)
+
+
+def test_small_zone_evicts_and_every_body_stays_correct(nginx, upstream):
+    srv = nginx(config(upstream, zone="captain_cache_zone name=c size=256k max_object=32k;"))
+    sizes = {f"/e{i}": 1000 + (i * 7919) % 30000 for i in range(60)}  # ~900 KiB in all
+
+    rng = random.Random(7)
+    # A hot few among many: LRU keeps the hot ones while the rest churn through.
+    picks = [rng.randrange(5) if rng.random() < 0.6 else rng.randrange(60) for _ in range(600)]
+
+    def fetch(i):
+        path = f"/e{picks[i]}"
+        r = get(srv.port, f"{path}?size={sizes[path]}")
+        return path, r
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fetch, range(600)))
+    outcomes = {}
+    for path, r in results:
+        assert r.status == 200
+        assert r.body == body_for(path, sizes[path]), path
+        outcomes[r.header("X-Cache")] = outcomes.get(r.header("X-Cache"), 0) + 1
+    assert outcomes.get("HIT", 0) > 0, outcomes
+    # The working set does not fit: entries were evicted and fetched again.
+    assert sum(upstream.counts.values()) > 60, outcomes
+
+
+def test_reload_keeps_the_zone(nginx, upstream):
+    srv = nginx(config(upstream))
+    assert get(srv.port, "/r").header("X-Cache") == "MISS"
+    srv.conf.write_text(srv.conf_text.replace(
+        "location / {", "location /other { return 204; }\n        location / {"))
+    srv.reload()
+    r = get(srv.port, "/r")
+    assert r.header("X-Cache") == "HIT"
+    assert upstream.counts["/r"] == 1
+    # A new size is a new zone: it starts empty.
+    srv.conf.write_text(srv.conf.read_text().replace("size=4m", "size=8m"))
+    srv.reload()
+    assert get(srv.port, "/r").header("X-Cache") == "MISS"
+
+
+def test_methods_and_statuses_are_configurable(nginx, upstream):
+    srv = nginx(config(upstream, "captain_cache c methods=GET status=200 404;"))
+    assert get(srv.port, "/s?status=404").header("X-Cache") == "MISS"
+    assert get(srv.port, "/s?status=404").status == 404
+    assert get(srv.port, "/s?status=404").header("X-Cache") == "HIT"
+    assert get(srv.port, "/s", method="HEAD").header("X-Cache") == "BYPASS"
+
+
+@pytest.mark.parametrize("directives, expected", [
+    ("captain_cache_zone name=c;", '"captain_cache_zone" directive is missing the "size=" parameter'),
+    ("captain_cache_zone name=c size=big;", 'invalid size "big" in "captain_cache_zone" directive'),
+    ("captain_cache_zone name=c size=1m max_object=x;",
+     'invalid max_object "x" in "captain_cache_zone" directive'),
+    ("captain_cache_zone name=c size=1m default_ttl=soon;",
+     'invalid default_ttl "soon" in "captain_cache_zone" directive'),
+    ("captain_cache_zone name=c size=1m colour=red;",
+     'invalid parameter "colour=red" in "captain_cache_zone" directive'),
+    ("captain_cache_zone name=c size=1m; captain_cache_zone name=c size=1m;",
+     'duplicate captain_cache_zone "c"'),
+    ("captain_cache_zone name=c size=1m; server { location / { captain_cache c ttl=x; } }",
+     'invalid ttl "x" in "captain_cache" directive'),
+    ("captain_cache_zone name=c size=1m; server { location / { captain_cache c methods=GET PUT; } }",
+     'invalid method "PUT" in "captain_cache" directive'),
+    ("captain_cache_zone name=c size=1m; server { location / { captain_cache c status=20; } }",
+     'invalid status "20" in "captain_cache" directive'),
+    ("captain_cache_zone name=c size=1m; server { location / { captain_cache c speed=1; } }",
+     'invalid parameter "speed=1" in "captain_cache" directive'),
+    ("server { location / { captain_cache nowhere; } }",
+     'unknown captain_cache_zone "nowhere" in "captain_cache" directive'),
+])
+def test_bad_cache_directives_are_rejected(nginx_config, directives, expected):
+    code, output = nginx_config(directives).test_config()
+    assert code != 0
+    assert expected in output, output
