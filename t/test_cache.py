@@ -12,7 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -304,3 +304,91 @@ def test_bad_cache_directives_are_rejected(nginx_config, directives, expected):
     code, output = nginx_config(directives).test_config()
     assert code != 0
     assert expected in output, output
+
+
+def status_config(upstream, zone="captain_cache_zone name=c size=4m;", token=""):
+    return config(upstream, zone=zone) + f"""
+    server {{
+        listen 127.0.0.1:@PORT2@;
+        location = /status {{ captain_status; {token} }}
+        location = /status.json {{ captain_status json; {token} }}
+    }}
+"""
+
+
+def prometheus_value(text, line_start):
+    for line in text.splitlines():
+        if line.startswith(line_start + " "):
+            return int(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{line_start} not in\n{text}")
+
+
+def test_metrics_count_outcomes_bytes_and_evictions(nginx, upstream):
+    srv = nginx(status_config(upstream, zone="captain_cache_zone name=c size=128k max_object=8k;"))
+    status_port = srv.port_of("@PORT2@")
+    get(srv.port, "/x?size=1000")
+    get(srv.port, "/x?size=1000")
+    get(srv.port, "/x?size=1000")
+    get(srv.port, "/x?size=1000", headers=[("Cache-Control", "no-store")])
+    text = get(status_port, "/status").body.decode()
+    assert prometheus_value(text, 'captain_cache_requests_total{zone="c",status="hit"}') == 2
+    assert prometheus_value(text, 'captain_cache_requests_total{zone="c",status="miss"}') == 1
+    assert prometheus_value(text, 'captain_cache_requests_total{zone="c",status="bypass"}') == 1
+    assert prometheus_value(text, 'captain_cache_entries{zone="c"}') == 1
+    assert prometheus_value(text, 'captain_cache_bytes{zone="c"}') >= 1000
+    assert prometheus_value(text, 'captain_cache_evictions_total{zone="c"}') == 0
+    # Far more than 128k of 8k bodies: the zone evicts.
+    for i in range(40):
+        get(srv.port, f"/fill{i}?size=8000")
+    data = get(status_port, "/status.json").json()
+    [cache] = data["cache"]
+    assert cache["zone"] == "c"
+    assert cache["evictions"] > 0
+    assert cache["requests"]["miss"] == 41
+    assert 0 < cache["bytes"] <= 128 * 1024
+
+
+def test_purge_by_key_prefix_and_all(nginx, upstream):
+    srv = nginx(status_config(upstream))
+    status_port = srv.port_of("@PORT2@")
+    for path in ("/p/1", "/p/2", "/q/1", "/v?vary=1"):
+        assert get(srv.port, path).header("X-Cache") == "MISS"
+        assert get(srv.port, path).header("X-Cache") == "HIT"
+    base = "http127.0.0.1"  # $scheme$host$request_uri: $host has no port
+
+    r = get(status_port, "/status?key=" + quote(base + "/p/1"), method="DELETE")
+    assert r.status == 200 and r.json() == {"purged": 1}
+    assert get(srv.port, "/p/1").header("X-Cache") == "MISS"
+    assert get(srv.port, "/p/2").header("X-Cache") == "HIT"
+
+    # An exact key takes its Vary variants with it (the marker and the identity variant).
+    r = get(status_port, "/status?key=" + quote(base + "/v?vary=1"), method="PURGE")
+    assert r.json() == {"purged": 2}
+    assert get(srv.port, "/v?vary=1").header("X-Cache") == "MISS"
+
+    r = get(status_port, "/status?prefix=" + quote(base + "/p/"), method="DELETE")
+    assert r.json() == {"purged": 2}
+    assert get(srv.port, "/p/2").header("X-Cache") == "MISS"
+    assert get(srv.port, "/q/1").header("X-Cache") == "HIT"
+
+    r = get(status_port, "/status?all=1&zone=c", method="DELETE")
+    assert r.json()["purged"] >= 3
+    assert get(srv.port, "/q/1").header("X-Cache") == "MISS"
+
+    assert get(status_port, "/status?all=1&zone=nope", method="DELETE").status == 404
+    assert get(status_port, "/status?key=a&prefix=b", method="DELETE").status == 400
+    assert get(status_port, "/status", method="DELETE").status == 400
+    assert get(status_port, "/status", method="POST").status == 405
+
+
+def test_purge_is_authorized_like_the_status_page(nginx, upstream):
+    srv = nginx(status_config(upstream, token="captain_status_token s3cret;"))
+    status_port = srv.port_of("@PORT2@")
+    get(srv.port, "/a")
+    assert get(srv.port, "/a").header("X-Cache") == "HIT"
+    assert get(status_port, "/status?all=1", method="DELETE").status == 401
+    assert get(srv.port, "/a").header("X-Cache") == "HIT"
+    r = get(status_port, "/status?all=1", method="DELETE",
+            headers=[("Authorization", "Bearer s3cret")])
+    assert r.json() == {"purged": 1}
+    assert get(srv.port, "/a").header("X-Cache") == "MISS"

@@ -71,8 +71,8 @@ ngx_command_t g_commands[] = {
     {ngx_string("captain_cache_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_cache_zone, 0, 0,
      nullptr},
 
-    {ngx_string("captain_cache"), kAnyLevel | NGX_CONF_1MORE, set_cache, NGX_HTTP_LOC_CONF_OFFSET, 0,
-     nullptr},
+    {ngx_string("captain_cache"), kAnyLevel | NGX_CONF_1MORE, set_cache, NGX_HTTP_LOC_CONF_OFFSET,
+     0, nullptr},
 
     ngx_null_command,
 };

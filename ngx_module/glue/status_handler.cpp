@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "ngx_module/core/cache/cache_key.h"
 #include "ngx_module/core/metrics/status_report.h"
+#include "ngx_module/glue/cache_conf.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/metrics_conf.h"
 #include "ngx_module/glue/rate_limit_conf.h"
@@ -85,6 +87,22 @@ metrics::StatusReport collect(ngx_http_request_t* r) {
     l.evictions = c.evictions;
     report.limits.push_back(std::move(l));
   }
+
+  auto** caches = static_cast<CacheZone**>(mcf->cache_zones->elts);
+  for (ngx_uint_t i = 0; i < mcf->cache_zones->nelts; ++i) {
+    if (!caches[i]->store.valid()) continue;
+    const cache::StoreStats s = caches[i]->store.stats();
+    metrics::CacheReport c;
+    c.zone = text_of(caches[i]->name);
+    static_assert(metrics::kCacheStatusCount == cache::kOutcomeCount);
+    for (std::size_t o = 0; o < cache::kOutcomeCount; ++o) c.requests[o] = s.outcomes[o];
+    c.bytes = s.stored_bytes;
+    c.entries = s.entries;
+    c.evictions = s.evictions;
+    c.stores = s.stores;
+    c.purged = s.purged;
+    report.caches.push_back(std::move(c));
+  }
   return report;
 }
 
@@ -110,10 +128,86 @@ ngx_int_t send_text(ngx_http_request_t* r, const ngx_str_t& type,
   return ngx_http_output_filter(r, &out);
 }
 
+bool is_purge(ngx_http_request_t* r) noexcept {
+  return (r->method & NGX_HTTP_DELETE) != 0 || to_view(r->method_name) == "PURGE";
+}
+
+// A query argument, percent-decoded into the request pool; false when absent.
+bool query_arg(ngx_http_request_t* r, const char* name, ngx_str_t* out, bool* failed) noexcept {
+  ngx_str_t raw;
+  if (ngx_http_arg(r, reinterpret_cast<u_char*>(const_cast<char*>(name)), ngx_strlen(name), &raw) !=
+      NGX_OK) {
+    return false;
+  }
+  auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, raw.len + 1));
+  if (data == nullptr) {
+    *failed = true;
+    return false;
+  }
+  u_char* dst = data;
+  u_char* src = raw.data;
+  ngx_unescape_uri(&dst, &src, raw.len, 0);
+  *out = ngx_str_t{static_cast<size_t>(dst - data), data};
+  return true;
+}
+
+// DELETE (or PURGE) <status location>?key=<key> | ?prefix=<prefix> | ?all=1, optionally
+// &zone=<name>: removes cache entries and answers {"purged":N}. An exact key also takes its
+// Accept-Encoding variants (cache_key.h).
+ngx_int_t purge(ngx_http_request_t* r) noexcept {
+  ngx_str_t key{0, nullptr};
+  ngx_str_t prefix{0, nullptr};
+  ngx_str_t all{0, nullptr};
+  ngx_str_t zone_name{0, nullptr};
+  bool failed = false;
+  const bool has_key = query_arg(r, "key", &key, &failed);
+  const bool has_prefix = query_arg(r, "prefix", &prefix, &failed);
+  const bool has_all = query_arg(r, "all", &all, &failed) && to_view(all) == "1";
+  const bool has_zone = query_arg(r, "zone", &zone_name, &failed);
+  if (failed) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  if (int{has_key} + int{has_prefix} + int{has_all} != 1 || (has_key && key.len == 0)) {
+    return NGX_HTTP_BAD_REQUEST;
+  }
+
+  std::string variants;
+  try {
+    if (has_key) variants = std::string(to_view(key)) + cache::kVariantSeparator;
+  } catch (...) {
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+
+  auto* mcf = static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_captain_module));
+  auto** caches = static_cast<CacheZone**>(mcf->cache_zones->elts);
+  std::uint64_t purged = 0;
+  bool zone_found = false;
+  for (ngx_uint_t i = 0; i < mcf->cache_zones->nelts; ++i) {
+    CacheZone* zone = caches[i];
+    if (has_zone && to_view(zone->name) != to_view(zone_name)) continue;
+    zone_found = true;
+    if (!zone->store.valid()) continue;
+    if (has_all) {
+      purged += zone->store.purge_all();
+    } else if (has_prefix) {
+      purged += zone->store.purge_prefix(to_view(prefix));
+    } else {
+      purged += zone->store.purge_exact(to_view(key)) ? 1 : 0;
+      purged += zone->store.purge_prefix(variants);
+    }
+  }
+  if (has_zone && !zone_found) return NGX_HTTP_NOT_FOUND;
+
+  try {
+    return send_text(r, kJsonType, "{\"purged\":" + std::to_string(purged) + "}\n");
+  } catch (...) {
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+}
+
 }  // namespace
 
 ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
-  if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
+  const bool purging = is_purge(r);
+  if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD)) && !purging) return NGX_HTTP_NOT_ALLOWED;
   if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
   if (!authorized(r, loc_conf(r)->status_token)) {
@@ -125,6 +219,8 @@ ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
     h->value = kBearerChallenge;
     return NGX_HTTP_UNAUTHORIZED;
   }
+
+  if (purging) return purge(r);
 
   try {
     // Scrape time, not the request path: the text is built with the C++ heap, then copied into

@@ -38,6 +38,15 @@ StatusReport sample_report() {
   limit.keys = 4;
   limit.evictions = 1;
   report.limits.push_back(limit);
+  CacheReport cache;
+  cache.zone = "c";
+  cache.requests[0] = 90;
+  cache.requests[1] = 10;
+  cache.bytes = 65536;
+  cache.entries = 3;
+  cache.evictions = 5;
+  cache.stores = 8;
+  report.caches.push_back(cache);
   return report;
 }
 
@@ -47,7 +56,9 @@ TEST(StatusReportPrometheus, WritesEveryFamilyOnceWithItsSeries) {
        {"captain_build_info", "captain_http_connections", "captain_http_requests_total",
         "captain_http_request_duration_seconds", "captain_http_upstream_response_seconds",
         "captain_http_response_bytes_total", "captain_ratelimit_requests_total",
-        "captain_ratelimit_keys", "captain_ratelimit_evictions_total"}) {
+        "captain_ratelimit_keys", "captain_ratelimit_evictions_total",
+        "captain_cache_requests_total", "captain_cache_bytes", "captain_cache_entries",
+        "captain_cache_evictions_total"}) {
     const std::string type_line = std::string("# TYPE ") + family + " ";
     const auto first = text.find(type_line);
     ASSERT_NE(first, std::string::npos) << family;
@@ -64,6 +75,13 @@ TEST(StatusReportPrometheus, WritesEveryFamilyOnceWithItsSeries) {
   EXPECT_NE(text.find("captain_ratelimit_requests_total{zone=\"api\",decision=\"rejected\"} 2\n"),
             std::string::npos);
   EXPECT_NE(text.find("captain_http_connections{state=\"waiting\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("captain_cache_requests_total{zone=\"c\",status=\"hit\"} 90\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("captain_cache_requests_total{zone=\"c\",status=\"stale\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("captain_cache_bytes{zone=\"c\"} 65536\n"), std::string::npos);
+  EXPECT_NE(text.find("captain_cache_entries{zone=\"c\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("captain_cache_evictions_total{zone=\"c\"} 5\n"), std::string::npos);
 }
 
 TEST(StatusReportPrometheus, ZeroRequestSeriesAreLeftOut) {
@@ -97,6 +115,13 @@ TEST(StatusReportJson, CarriesTheSameNumbers) {
   EXPECT_EQ(j["ratelimit"][0]["decisions"]["passed"], 10);
   EXPECT_EQ(j["ratelimit"][0]["keys"], 4);
   EXPECT_EQ(j["ratelimit"][0]["evictions"], 1);
+  EXPECT_EQ(j["cache"][0]["zone"], "c");
+  EXPECT_EQ(j["cache"][0]["requests"]["hit"], 90);
+  EXPECT_EQ(j["cache"][0]["requests"]["miss"], 10);
+  EXPECT_EQ(j["cache"][0]["bytes"], 65536);
+  EXPECT_EQ(j["cache"][0]["entries"], 3);
+  EXPECT_EQ(j["cache"][0]["evictions"], 5);
+  EXPECT_EQ(j["cache"][0]["stores"], 8);
 }
 
 TEST(StatusReportJson, InvalidUtf8InALabelDoesNotThrow) {

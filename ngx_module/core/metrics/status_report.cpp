@@ -87,6 +87,29 @@ void write_limits(TextWriter& w, const std::vector<LimitReport>& limits) {
   }
 }
 
+void write_caches(TextWriter& w, const std::vector<CacheReport>& caches) {
+  w.family("captain_cache_requests_total", MetricType::counter,
+           "Requests to cached locations by zone and cache status.");
+  for (const CacheReport& c : caches) {
+    for (std::size_t s = 0; s < kCacheStatusCount; ++s) {
+      w.sample("captain_cache_requests_total", {{"zone", c.zone}, {"status", kCacheStatuses[s]}},
+               c.requests[s]);
+    }
+  }
+  w.family("captain_cache_bytes", MetricType::gauge,
+           "Bytes of the zone's heap held by live entries, their bookkeeping included.");
+  for (const CacheReport& c : caches) w.sample("captain_cache_bytes", {{"zone", c.zone}}, c.bytes);
+  w.family("captain_cache_entries", MetricType::gauge, "Live entries in the zone.");
+  for (const CacheReport& c : caches) {
+    w.sample("captain_cache_entries", {{"zone", c.zone}}, c.entries);
+  }
+  w.family("captain_cache_evictions_total", MetricType::counter,
+           "Live entries pushed out of a full zone (least recently used first).");
+  for (const CacheReport& c : caches) {
+    w.sample("captain_cache_evictions_total", {{"zone", c.zone}}, c.evictions);
+  }
+}
+
 nlohmann::json histogram_json(const Buckets& buckets, const std::uint64_t* counts,
                               std::uint64_t sum_us) {
   nlohmann::json out;
@@ -122,6 +145,7 @@ std::string to_prometheus(const StatusReport& report) {
   }
   write_routes(w, report.routes);
   write_limits(w, report.limits);
+  write_caches(w, report.caches);
   return out;
 }
 
@@ -170,6 +194,19 @@ std::string to_json(const StatusReport& report) {
                       {"evictions", l.evictions}});
   }
   out["ratelimit"] = std::move(limits);
+  nlohmann::json caches = nlohmann::json::array();
+  for (const CacheReport& c : report.caches) {
+    nlohmann::json requests;
+    for (std::size_t s = 0; s < kCacheStatusCount; ++s) requests[kCacheStatuses[s]] = c.requests[s];
+    caches.push_back({{"zone", c.zone},
+                      {"requests", std::move(requests)},
+                      {"bytes", c.bytes},
+                      {"entries", c.entries},
+                      {"evictions", c.evictions},
+                      {"stores", c.stores},
+                      {"purged", c.purged}});
+  }
+  out["cache"] = std::move(caches);
   // Invalid UTF-8 in a label (a route= from nginx.conf) is replaced rather than thrown on.
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -30,6 +30,21 @@ struct LimitReport {
   std::uint64_t evictions = 0;
 };
 
+inline constexpr std::size_t kCacheStatusCount = 5;
+// In the order of cache::Outcome.
+inline constexpr const char* kCacheStatuses[kCacheStatusCount] = {"hit", "miss", "bypass",
+                                                                  "expired", "stale"};
+
+struct CacheReport {
+  std::string zone;
+  std::uint64_t requests[kCacheStatusCount] = {};
+  std::uint64_t bytes = 0;    // stored entries' blocks, headers included
+  std::uint64_t entries = 0;  // live entries
+  std::uint64_t evictions = 0;
+  std::uint64_t stores = 0;
+  std::uint64_t purged = 0;
+};
+
 struct ConnectionReport {
   std::uint64_t active = 0;
   std::uint64_t reading = 0;
@@ -44,6 +59,7 @@ struct StatusReport {
   ConnectionReport connections;
   std::vector<RouteReport> routes;
   std::vector<LimitReport> limits;
+  std::vector<CacheReport> caches;
 };
 
 // Prometheus text exposition format 0.0.4 (every family with HELP and TYPE; request series only
