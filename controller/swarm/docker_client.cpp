@@ -308,7 +308,10 @@ DockerResult<bool> DockerClient::remove_volume(const std::string& name, Urgency 
 std::string registry_auth_header(const std::string& username, const std::string& password,
                                  const std::string& server) {
   const Json auth{{"username", username}, {"password", password}, {"serveraddress", server}};
-  return auth::base64url_encode(auth.dump());
+  // Docker decodes the header with Go's base64.URLEncoding, which wants '=' padding.
+  std::string encoded = auth::base64url_encode(auth.dump());
+  encoded.append((4 - encoded.size() % 4) % 4, '=');
+  return encoded;
 }
 
 std::string registry_of(std::string_view image) {

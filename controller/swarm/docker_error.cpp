@@ -73,7 +73,7 @@ bool DockerError::retryable() const {
 }
 
 bool DockerError::daemon_unavailable() const {
-  return retryable() || kind == Kind::circuit_open;
+  return retryable() || kind == Kind::circuit_open || kind == Kind::not_swarm_manager;
 }
 
 std::string_view to_string(DockerError::Kind kind) {

@@ -35,8 +35,8 @@ struct DockerError {
   // not_swarm_manager: that lasts until an operator joins or promotes the node. Not
   // circuit_open either: the breaker decides when to try again.
   bool retryable() const;
-  // The daemon could not be used at all (unreachable, timeout, 5xx, breaker open), as opposed
-  // to a refusal of this particular request.
+  // The daemon could not be used at all (unreachable, timeout, 5xx, breaker open, not a Swarm
+  // manager), as opposed to a refusal of this particular request: the work waits and retries.
   bool daemon_unavailable() const;
 };
 

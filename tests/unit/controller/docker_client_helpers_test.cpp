@@ -121,9 +121,8 @@ TEST(DockerClientRegistryAuth, EmptyServerAddressIsKept) {
 // The daemon decodes X-Registry-Auth with Go's base64.URLEncoding, which requires '=' padding:
 // moby's registry.DecodeAuthConfig (base64.URLEncoding.DecodeString in current releases, a
 // base64.NewDecoder stream in 20.10-era ones) rejects or truncates an unpadded value whose
-// length is not a multiple of 4, and the pull then runs without credentials. Disabled: the
-// header is currently unpadded (see the report for this change).
-TEST(DockerClientRegistryAuth, DISABLED_HeaderIsPaddedAsGoUrlEncodingExpects) {
+// length is not a multiple of 4, and the pull then runs without credentials.
+TEST(DockerClientRegistryAuth, HeaderIsPaddedAsGoUrlEncodingExpects) {
   for (const std::string password : {"p", "pp", "ppp"}) {
     const std::string header = registry_auth_header("u", password, "");
     EXPECT_EQ(header.size() % 4, 0u) << header;

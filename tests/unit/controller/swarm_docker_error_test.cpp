@@ -143,7 +143,9 @@ TEST(DockerErrorKind, CircuitOpenIsNotRetriedButIsDaemonUnavailable) {
 }
 
 TEST(DockerErrorKind, DaemonUnavailableForTransportFailures5xxAndOpenBreaker) {
-  for (Kind kind : {Kind::unreachable, Kind::timeout, Kind::unavailable, Kind::circuit_open}) {
+  // A node that is not (or no longer) a Swarm manager cannot run services either: changes wait.
+  for (Kind kind : {Kind::unreachable, Kind::timeout, Kind::unavailable, Kind::circuit_open,
+                    Kind::not_swarm_manager}) {
     EXPECT_TRUE((DockerError{kind, 0, ""}.daemon_unavailable())) << to_string(kind);
   }
   for (Kind kind :
