@@ -37,6 +37,8 @@ class CountingHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.counts[url.path] = self.server.counts.get(url.path, 0) + 1
             count = self.server.counts[url.path]
+        if "delay" in query:
+            time.sleep(float(query["delay"][0]))
         size = int(query.get("size", ["64"])[0])
         body = body_for(url.path, size)
         if "vary" in query:
@@ -392,3 +394,37 @@ def test_purge_is_authorized_like_the_status_page(nginx, upstream):
             headers=[("Authorization", "Bearer s3cret")])
     assert r.json() == {"purged": 1}
     assert get(srv.port, "/a").header("X-Cache") == "MISS"
+
+
+def concurrent_gets(port, path, count):
+    barrier = threading.Barrier(count)
+
+    def one(_):
+        barrier.wait()
+        return get(port, path, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_concurrent_misses_collapse_to_one_upstream_request(nginx, upstream):
+    srv = nginx(config(upstream))
+    responses = concurrent_gets(srv.port, "/c?delay=0.5&size=2000", 100)
+    assert all(r.status == 200 for r in responses)
+    assert all(r.body == body_for("/c", 2000) for r in responses)
+    outcomes = [r.header("X-Cache") for r in responses]
+    # Requests that arrive while the first is upstream wait for its entry (both workers).
+    assert upstream.counts["/c"] == 1, outcomes
+    assert outcomes.count("MISS") == 1, outcomes
+    assert outcomes.count("HIT") == 99
+
+
+def test_waiters_on_an_uncacheable_key_all_go_upstream_without_queueing(nginx, upstream):
+    srv = nginx(config(upstream))
+    start = time.monotonic()
+    responses = concurrent_gets(srv.port, "/u?delay=0.5&set=Cache-Control:no-store", 20)
+    elapsed = time.monotonic() - start
+    assert all(r.status == 200 and r.header("X-Cache") == "MISS" for r in responses)
+    assert upstream.counts["/u"] == 20
+    # Not 20 x 0.5 s one after another: after the first answer they all went at once.
+    assert elapsed < 5, elapsed

@@ -140,10 +140,36 @@ cache::StorePolicy effective_policy(const CacheState& st) noexcept {
   return policy;
 }
 
-void abort_slot(void* data) noexcept {
-  auto* st = static_cast<CacheState*>(data);
+// How long concurrent misses wait for the one request that fills the key, and how often
+// they look: a filler that takes longer (or died) lets them go upstream uncached.
+constexpr ngx_msec_t kFillWaitMs = 3000;
+constexpr ngx_msec_t kFillPollMs = 10;
+
+void end_fill(CacheState* st) noexcept {
+  if (!st->fill_locked) return;
+  st->fill_locked = false;
+  st->zone->store.end_fill(st->fill_hash);
+}
+
+void abort_slot(CacheState* st) noexcept {
   if (st->slot.valid()) st->zone->store.abort(st->slot);
   st->storing = false;
+  end_fill(st);
+}
+
+// The request's end, however it ends: no reservation or fill lock outlives it.
+void cleanup_state(void* data) noexcept {
+  abort_slot(static_cast<CacheState*>(data));
+}
+
+bool ensure_cleanup(ngx_http_request_t* r, CacheState* st) noexcept {
+  if (st->cleanup_added) return true;
+  ngx_pool_cleanup_t* cleanup = ngx_pool_cleanup_add(r->pool, 0);
+  if (cleanup == nullptr) return false;
+  cleanup->handler = cleanup_state;
+  cleanup->data = st;
+  st->cleanup_added = true;
+  return true;
 }
 
 ngx_int_t serve_hit(ngx_http_request_t* r, CacheState* st, cache::Handle& h,
@@ -201,6 +227,99 @@ ngx_int_t set_bypass(CacheState* st) noexcept {
   return NGX_DECLINED;
 }
 
+// A fresh entry for the request's key (its Accept-Encoding variant when the key varies),
+// pinned; or an invalid handle with `*expired` telling whether a stale one was there.
+cache::Handle find_fresh(CacheState* st, std::int64_t now, std::uint64_t* age,
+                         bool* expired) noexcept {
+  cache::CacheStore& store = st->zone->store;
+  cache::Handle h = store.lookup(to_view(st->base_key));
+  if (h.valid() && (h.meta.flags & cache::kEntryVaryMarker) != 0) {
+    store.release(h);
+    h = store.lookup(to_view(st->variant_key));
+  }
+  if (!h.valid()) return h;
+  *age = cache::current_age(h.meta.initial_age, h.meta.response_time, now);
+  if (now < h.meta.fresh_until && cache::request_accepts(st->request_directives, *age)) return h;
+  store.release(h);
+  *expired = true;
+  return cache::Handle();
+}
+
+ngx_int_t answer_hit(ngx_http_request_t* r, CacheState* st, cache::Handle& h,
+                     std::uint64_t age) noexcept {
+  st->status = CacheStatus::hit;
+  st->waiting = false;
+  st->zone->store.record(Outcome::hit);
+  ngx_http_finalize_request(r, serve_hit(r, st, h, age));
+  return NGX_DONE;
+}
+
+// The request goes to its content handler; its response may be stored.
+ngx_int_t go_upstream(ngx_http_request_t* r, CacheState* st, CacheStatus outcome) noexcept {
+  st->waiting = false;
+  st->status = outcome;
+  st->zone->store.record(outcome == CacheStatus::expired ? Outcome::expired : Outcome::miss);
+  // A HEAD response has no body to store, and a Range request's response is partial.
+  st->fill = st->method == cache::kMethodGet && r->headers_in.range == nullptr;
+  if (!st->fill) return NGX_DECLINED;
+  // The upstream sees the normalized Accept-Encoding, so it cannot pick a coding that another
+  // client of the same variant does not accept (cache_key.h).
+  static const HeaderName accept_encoding = make_header_name(kAcceptEncoding, "accept-encoding");
+  const std::string_view normalized = cache::normalized_accept_encoding(st->encodings);
+  if (set_request_header(r, accept_encoding, to_ngx_str(normalized.data(), normalized.size())) !=
+      NGX_OK) {
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  }
+  return NGX_DECLINED;
+}
+
+// The timer of a request waiting for another one to fill its key: back into the phases,
+// where cache_lookup looks again.
+void wake_waiter(ngx_http_request_t* r) noexcept {
+  ngx_event_t* wev = r->connection->write;
+  if (wev->delayed) {
+    if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+      ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+    return;
+  }
+  if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+    ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    return;
+  }
+  r->read_event_handler = ngx_http_block_reading;
+  r->write_event_handler = ngx_http_core_run_phases;
+  ngx_http_core_run_phases(r);
+}
+
+ngx_int_t wait_for_fill(ngx_http_request_t* r) noexcept {
+  // Like limit_req's delay: the write event's timer resumes the phases.
+  r->read_event_handler = ngx_http_test_reading;
+  r->write_event_handler = wake_waiter;
+  r->connection->write->delayed = 1;
+  ngx_add_timer(r->connection->write, kFillPollMs);
+  return NGX_AGAIN;
+}
+
+// Looks again for the entry another request is filling.
+ngx_int_t poll_fill(ngx_http_request_t* r, CacheState* st) noexcept {
+  std::uint64_t age = 0;
+  bool expired = false;
+  cache::Handle h = find_fresh(st, ngx_time(), &age, &expired);
+  if (h.valid()) return answer_hit(r, st, h, age);
+  cache::CacheStore& store = st->zone->store;
+  // The filler is done (its response was not stored) or took too long: go upstream, without
+  // taking the lock, so that waiters on an uncacheable key do not queue behind one another.
+  if (store.try_begin_fill(st->fill_hash, ngx_current_msec, kFillWaitMs)) {
+    store.end_fill(st->fill_hash);
+    return go_upstream(r, st, expired ? CacheStatus::expired : CacheStatus::miss);
+  }
+  if (ngx_current_msec - st->wait_start >= kFillWaitMs) {
+    return go_upstream(r, st, expired ? CacheStatus::expired : CacheStatus::miss);
+  }
+  return wait_for_fill(r);
+}
+
 ngx_int_t cache_lookup(ngx_http_request_t* r) noexcept {
   if (r != r->main) return NGX_DECLINED;
   const auto* loc = static_cast<const CacheLoc*>(loc_conf(r)->cache);
@@ -208,7 +327,10 @@ ngx_int_t cache_lookup(ngx_http_request_t* r) noexcept {
 
   RequestCtx* ctx = request_ctx(r);
   if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  if (ctx->cache != nullptr) return NGX_DECLINED;  // looked up before an internal redirect
+  if (ctx->cache != nullptr) {
+    // Back from waiting for a fill; otherwise looked up before an internal redirect.
+    return ctx->cache->waiting ? poll_fill(r, ctx->cache) : NGX_DECLINED;
+  }
   void* mem = ngx_palloc(r->pool, sizeof(CacheState));
   if (mem == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
   auto* st = new (mem) CacheState;
@@ -218,17 +340,18 @@ ngx_int_t cache_lookup(ngx_http_request_t* r) noexcept {
   st->request_time = ngx_time();
   cache::CacheStore& store = st->zone->store;
 
-  const std::uint32_t method = cache::method_bit(to_view(r->method_name));
+  st->method = cache::method_bit(to_view(r->method_name));
   bool failed = false;
-  const bool skip = (method & loc->policy.methods) == 0 || bypassed(r, *loc, &failed);
+  const bool skip = (st->method & loc->policy.methods) == 0 || bypassed(r, *loc, &failed);
   if (failed) return NGX_HTTP_INTERNAL_SERVER_ERROR;
   if (skip) return set_bypass(st);
 
-  cache::RequestDirectives rd;
   for_each_header(&r->headers_in.headers, [&](ngx_table_elt_t& h) {
-    if (header_is(h, kCacheControl)) cache::parse_request_cache_control(to_view(h.value), rd);
+    if (header_is(h, kCacheControl)) {
+      cache::parse_request_cache_control(to_view(h.value), st->request_directives);
+    }
   });
-  const cache::RequestMode mode = cache::request_mode(rd);
+  const cache::RequestMode mode = cache::request_mode(st->request_directives);
   if (mode == cache::RequestMode::bypass) return set_bypass(st);
 
   if (ngx_http_complex_value(r, loc->key, &st->base_key) != NGX_OK) {
@@ -237,6 +360,7 @@ ngx_int_t cache_lookup(ngx_http_request_t* r) noexcept {
   if (st->base_key.len == 0) return set_bypass(st);
 
   const cache::EncodingSet encodings = accepted_encodings(r);
+  st->encodings = encodings;
   const std::size_t capacity = cache::variant_key_capacity(st->base_key.len);
   auto* variant = static_cast<char*>(ngx_pnalloc(r->pool, capacity));
   if (variant == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -244,42 +368,27 @@ ngx_int_t cache_lookup(ngx_http_request_t* r) noexcept {
   st->variant_key.len =
       cache::write_variant_key(to_view(st->base_key), encodings, variant, capacity);
 
-  CacheStatus outcome = CacheStatus::miss;
+  bool expired = false;
   if (mode == cache::RequestMode::normal) {
-    cache::Handle h = store.lookup(to_view(st->base_key));
-    if (h.valid() && (h.meta.flags & cache::kEntryVaryMarker) != 0) {
-      store.release(h);
-      h = store.lookup(to_view(st->variant_key));
-    }
-    if (h.valid()) {
-      const std::int64_t now = ngx_time();
-      const std::uint64_t age = cache::current_age(h.meta.initial_age, h.meta.response_time, now);
-      if (now < h.meta.fresh_until && cache::request_accepts(rd, age)) {
-        st->status = CacheStatus::hit;
-        store.record(Outcome::hit);
-        ngx_http_finalize_request(r, serve_hit(r, st, h, age));
-        return NGX_DONE;
-      }
-      store.release(h);
-      outcome = CacheStatus::expired;
-    }
+    std::uint64_t age = 0;
+    cache::Handle h = find_fresh(st, ngx_time(), &age, &expired);
+    if (h.valid()) return answer_hit(r, st, h, age);
+  }
+  const CacheStatus outcome = expired ? CacheStatus::expired : CacheStatus::miss;
+  if (st->method != cache::kMethodGet || r->headers_in.range != nullptr) {
+    return go_upstream(r, st, outcome);
   }
 
-  st->status = outcome;
-  store.record(outcome == CacheStatus::expired ? Outcome::expired : Outcome::miss);
-  // A HEAD response has no body to store, and a Range request's response is partial.
-  st->fill = method == cache::kMethodGet && r->headers_in.range == nullptr;
-  if (st->fill) {
-    // The upstream sees the normalized Accept-Encoding, so it cannot pick a coding that another
-    // client of the same variant does not accept (cache_key.h).
-    static const HeaderName accept_encoding = make_header_name(kAcceptEncoding, "accept-encoding");
-    const std::string_view normalized = cache::normalized_accept_encoding(encodings);
-    if (set_request_header(r, accept_encoding, to_ngx_str(normalized.data(), normalized.size())) !=
-        NGX_OK) {
-      return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+  // One request per key goes upstream; the others wait for its entry (bounded).
+  st->fill_hash = store.key_hash(to_view(st->base_key));
+  if (!ensure_cleanup(r, st)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  if (store.try_begin_fill(st->fill_hash, ngx_current_msec, kFillWaitMs)) {
+    st->fill_locked = true;
+    return go_upstream(r, st, outcome);
   }
-  return NGX_DECLINED;
+  st->waiting = true;
+  st->wait_start = ngx_current_msec;
+  return wait_for_fill(r);
 }
 
 // Decides whether the response being sent may be stored and, if so, reserves its entry.
@@ -331,12 +440,9 @@ void begin_store(ngx_http_request_t* r, CacheState* st) noexcept {
                                    ? static_cast<std::size_t>(r->headers_out.content_length_n)
                                    : st->zone->max_object;
 
-  ngx_pool_cleanup_t* cleanup = ngx_pool_cleanup_add(r->pool, 0);
-  if (cleanup == nullptr) return;
+  if (!ensure_cleanup(r, st)) return;
   st->slot = st->zone->store.reserve(to_view(key), st->meta, header_size, capacity);
   if (!st->slot.valid()) return;
-  cleanup->handler = abort_slot;
-  cleanup->data = st;
   write_headers(r, st->slot.headers);
   st->storing = true;
   st->body_size = 0;
@@ -347,14 +453,16 @@ void finish_store(ngx_http_request_t* r, CacheState* st) noexcept {
   cache::CacheStore& store = st->zone->store;
   if (r->headers_out.content_length_n >= 0 &&
       static_cast<off_t>(st->body_size) != r->headers_out.content_length_n) {
-    store.abort(st->slot);
+    abort_slot(st);
     return;
   }
-  if (!store.publish(st->slot, st->body_size) || !st->vary_marker) return;
-  cache::EntryMeta marker = st->meta;
-  marker.flags = cache::kEntryVaryMarker;
-  cache::Slot slot = store.reserve(to_view(st->base_key), marker, 0, 0);
-  if (slot.valid()) store.publish(slot, 0);
+  if (store.publish(st->slot, st->body_size) && st->vary_marker) {
+    cache::EntryMeta marker = st->meta;
+    marker.flags = cache::kEntryVaryMarker;
+    cache::Slot slot = store.reserve(to_view(st->base_key), marker, 0, 0);
+    if (slot.valid()) store.publish(slot, 0);
+  }
+  end_fill(st);
 }
 
 ngx_int_t cache_header_filter(ngx_http_request_t* r) noexcept {
@@ -366,6 +474,8 @@ ngx_int_t cache_header_filter(ngx_http_request_t* r) noexcept {
   if (st->fill) {
     st->fill = false;
     begin_store(r, st);
+    // Nothing to wait for: requests waiting on this key go upstream themselves.
+    if (!st->storing) end_fill(st);
   }
   if (push_response_header(r, kXCache, cache_status_text(st->status)) == nullptr) {
     return NGX_ERROR;

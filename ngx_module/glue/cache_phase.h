@@ -2,6 +2,8 @@
 // from the zone, and header/body filters that store storable responses of misses.
 #pragma once
 
+#include "ngx_module/core/cache/cache_control.h"
+#include "ngx_module/core/cache/cache_key.h"
 #include "ngx_module/core/cache/cache_store.h"
 #include "ngx_module/glue/ngx.h"
 
@@ -26,6 +28,16 @@ struct CacheState {
   cache::EntryMeta meta;
   cache::Slot slot;
   std::size_t body_size = 0;
+
+  // Collapsing concurrent misses: the filler holds the key's fill lock; the others wait.
+  std::uint64_t fill_hash = 0;
+  bool fill_locked = false;
+  bool waiting = false;
+  bool cleanup_added = false;
+  ngx_msec_t wait_start = 0;
+  cache::RequestDirectives request_directives;
+  std::uint32_t method = 0;
+  cache::EncodingSet encodings = 0;
 };
 
 // Registers the lookup and the filters; called from postconfiguration after the other
