@@ -41,6 +41,14 @@ class CountingHandler(BaseHTTPRequestHandler):
             time.sleep(float(query["delay"][0]))
         size = int(query.get("size", ["64"])[0])
         body = body_for(url.path, size)
+        if "fail_after" in query and count > int(query["fail_after"][0]):
+            body = b"upstream failure"
+            self.send_response(int(query.get("fail_status", ["500"])[0]))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return
         if "vary" in query:
             body = f"ae={self.headers.get('Accept-Encoding', '')}".encode()
         self.send_response(int(query.get("status", ["200"])[0]))
@@ -428,3 +436,51 @@ def test_waiters_on_an_uncacheable_key_all_go_upstream_without_queueing(nginx, u
     assert upstream.counts["/u"] == 20
     # Not 20 x 0.5 s one after another: after the first answer they all went at once.
     assert elapsed < 5, elapsed
+
+
+STALE_OK = "set=Cache-Control:max-age%3D1,%20stale-if-error%3D3"
+
+
+@pytest.mark.parametrize("fail_status", ["500", "503"])
+def test_stale_if_error_serves_the_expired_entry_on_upstream_errors(nginx, upstream,
+                                                                     fail_status):
+    srv = nginx(config(upstream))
+    path = f"/se?{STALE_OK}&fail_after=1&fail_status={fail_status}&size=300"
+    assert get(srv.port, path).header("X-Cache") == "MISS"
+    time.sleep(1.2)
+    r = get(srv.port, path)
+    assert r.status == 200, r.body
+    assert r.header("X-Cache") == "STALE"
+    # add_header ran before the upstream's error was replaced; the log phase sees STALE.
+    assert r.header("X-Status") == "EXPIRED"
+    assert r.body == body_for("/se", 300)
+    assert int(r.header("Age")) >= 1
+    assert r.header("Content-Type") == "application/octet-stream"
+    # Past max-age + stale-if-error the error goes through.
+    time.sleep(3.2)
+    r = get(srv.port, path)
+    assert r.status == int(fail_status)
+    assert r.header("X-Cache") == "EXPIRED"
+    assert r.body == b"upstream failure"
+
+
+def test_stale_if_error_when_the_upstream_is_down(nginx, upstream):
+    srv = nginx(config(upstream, "captain_cache c ttl=1s stale_if_error=1h;"))
+    assert get(srv.port, "/down?size=500").header("X-Cache") == "MISS"
+    upstream.shutdown()
+    upstream.server_close()
+    time.sleep(1.2)
+    r = get(srv.port, "/down?size=500")
+    assert (r.status, r.header("X-Cache")) == (200, "STALE")
+    assert r.body == body_for("/down", 500)
+    # Without a stored entry the 502 goes out as it is.
+    assert get(srv.port, "/other").status == 502
+
+
+def test_no_stale_without_a_window(nginx, upstream):
+    srv = nginx(config(upstream, "captain_cache c ttl=1s;"))
+    path = "/ns?fail_after=1"
+    assert get(srv.port, path).header("X-Cache") == "MISS"
+    time.sleep(1.2)
+    r = get(srv.port, path)
+    assert (r.status, r.header("X-Cache")) == (500, "EXPIRED")

@@ -228,6 +228,13 @@ char* set_cache(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
       }
       loc->ttl_given = true;
       continue;
+    } else if (starts_with(arg, "stale_if_error=")) {
+      list = List::none;
+      if (!parse_seconds(value_after(arg, 15), &loc->policy.stale_if_error)) {
+        return invalid_token(cf, cmd, "stale_if_error", value_after(arg, 15),
+                             "expected a time such as 1h");
+      }
+      continue;
     } else if (starts_with(arg, "bypass=")) {
       list = List::none;
       ngx_str_t value = value_after(arg, 7);
@@ -250,7 +257,7 @@ char* set_cache(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
       item = arg;
     } else {
       return invalid_token(cf, cmd, "parameter", arg,
-                           "expected key=, ttl=, methods=, status= or bypass=");
+                           "expected key=, ttl=, methods=, status=, stale_if_error= or bypass=");
     }
 
     if (list == List::methods) {

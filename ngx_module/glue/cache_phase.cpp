@@ -465,6 +465,89 @@ void finish_store(ngx_http_request_t* r, CacheState* st) noexcept {
   end_fill(st);
 }
 
+// stale-if-error: an upstream error (5xx, which includes nginx's own 502/504 when the upstream
+// cannot be reached or times out) for an expired entry still within its stale window is
+// replaced by that entry. Looked up again here rather than kept pinned since the request went
+// upstream: it may have been purged or evicted meanwhile, and then the error goes out.
+bool serve_stale(ngx_http_request_t* r, CacheState* st) noexcept {
+  if (st->status != CacheStatus::expired || r->headers_out.status < 500) return false;
+  cache::CacheStore& store = st->zone->store;
+  cache::Handle h = store.lookup(to_view(st->base_key));
+  if (h.valid() && (h.meta.flags & cache::kEntryVaryMarker) != 0) {
+    store.release(h);
+    h = store.lookup(to_view(st->variant_key));
+  }
+  if (!h.valid()) return false;
+  const std::int64_t now = ngx_time();
+  if (!(now < h.meta.stale_until)) {
+    store.release(h);
+    return false;
+  }
+  const std::uint64_t age = cache::current_age(h.meta.initial_age, h.meta.response_time, now);
+  const std::size_t header_size = h.headers.size();
+  const std::size_t body_size = h.body_size;
+  const unsigned status = h.meta.status;
+  auto* copy = static_cast<u_char*>(ngx_pnalloc(r->pool, header_size + body_size + 1));
+  if (copy != nullptr) {
+    ngx_memcpy(copy, h.headers.data(), header_size);
+    ngx_memcpy(copy + header_size, h.body, body_size);
+  }
+  store.release(h);
+  if (copy == nullptr) return false;
+
+  // The error's headers go, except those the configuration adds to every response (add_header,
+  // which ran before this filter; its $captain_cache_status read EXPIRED); the entry's come back.
+  ngx_list_t old = r->headers_out.headers;
+  if (ngx_list_init(&r->headers_out.headers, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) {
+    return false;
+  }
+  bool copied = true;
+  for_each_header(&old, [&](ngx_table_elt_t& e) {
+    if (e.hash != 1 || header_is(e, kXCache)) return;
+    if (push_response_header(r, e.key, e.value) == nullptr) copied = false;
+  });
+  if (!copied) return false;
+  ngx_http_clear_content_length(r);
+  ngx_http_clear_last_modified(r);
+  ngx_http_clear_etag(r);
+  ngx_http_clear_location(r);
+  r->headers_out.content_encoding = nullptr;
+  r->headers_out.status_line.len = 0;
+  if (restore_headers(r, copy, header_size) != NGX_OK) return false;
+  r->headers_out.status = status;
+  r->headers_out.content_length_n = static_cast<off_t>(body_size);
+  auto* age_text = static_cast<u_char*>(ngx_pnalloc(r->pool, NGX_INT64_LEN));
+  if (age_text == nullptr) return false;
+  const ngx_str_t age_value{static_cast<size_t>(ngx_sprintf(age_text, "%uL", age) - age_text),
+                            age_text};
+  if (push_response_header(r, kAge, age_value) == nullptr) return false;
+
+  st->stale_body = ngx_str_t{body_size, copy + header_size};
+  st->serving_stale = true;
+  st->status = CacheStatus::stale;
+  store.record(Outcome::stale);
+  return true;
+}
+
+// Sends the stale body once and swallows the error's own body.
+ngx_int_t stale_body_filter(ngx_http_request_t* r, CacheState* st, ngx_chain_t* in) noexcept {
+  for (ngx_chain_t* cl = in; cl != nullptr; cl = cl->next) {
+    cl->buf->pos = cl->buf->last;
+    cl->buf->file_pos = cl->buf->file_last;
+  }
+  if (st->stale_sent || r->header_only) return NGX_OK;
+  st->stale_sent = true;
+  auto* buf = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
+  if (buf == nullptr) return NGX_ERROR;
+  buf->pos = st->stale_body.data;
+  buf->last = st->stale_body.data + st->stale_body.len;
+  buf->memory = st->stale_body.len != 0 ? 1 : 0;
+  buf->last_buf = 1;
+  buf->last_in_chain = 1;
+  ngx_chain_t out{buf, nullptr};
+  return g_next_body_filter(r, &out);
+}
+
 ngx_int_t cache_header_filter(ngx_http_request_t* r) noexcept {
   if (r != r->main) return g_next_header_filter(r);
   RequestCtx* ctx = existing_request_ctx(r);
@@ -473,7 +556,7 @@ ngx_int_t cache_header_filter(ngx_http_request_t* r) noexcept {
 
   if (st->fill) {
     st->fill = false;
-    begin_store(r, st);
+    if (!serve_stale(r, st)) begin_store(r, st);
     // Nothing to wait for: requests waiting on this key go upstream themselves.
     if (!st->storing) end_fill(st);
   }
@@ -487,6 +570,7 @@ ngx_int_t cache_body_filter(ngx_http_request_t* r, ngx_chain_t* in) noexcept {
   if (r != r->main || in == nullptr) return g_next_body_filter(r, in);
   RequestCtx* ctx = existing_request_ctx(r);
   CacheState* st = ctx != nullptr ? ctx->cache : nullptr;
+  if (st != nullptr && st->serving_stale) return stale_body_filter(r, st, in);
   if (st == nullptr || !st->storing) return g_next_body_filter(r, in);
 
   for (ngx_chain_t* cl = in; cl != nullptr; cl = cl->next) {

@@ -38,6 +38,11 @@ struct CacheState {
   cache::RequestDirectives request_directives;
   std::uint32_t method = 0;
   cache::EncodingSet encodings = 0;
+
+  // stale-if-error: the stored body that replaces an upstream error's.
+  bool serving_stale = false;
+  bool stale_sent = false;
+  ngx_str_t stale_body = {0, nullptr};
 };
 
 // Registers the lookup and the filters; called from postconfiguration after the other
