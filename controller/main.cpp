@@ -159,6 +159,9 @@ int run(int argc, char** argv) {
     // Declared after the server and log it touches, so it is joined before they go away.
     captain::process::ShutdownWatcher watcher(shutdown_signals, [&](int signal) {
       log.info("stopping", {{"signal", captain::process::shutdown_signal_name(signal)}});
+      // First the deployer: it wakes API calls waiting for a rollout, which the server's
+      // shutdown would otherwise wait for. A rollout in flight is taken up again on restart.
+      deployer.stop();
       server.stop();
     });
     log.info("listening", {{"address", settings.listen.to_string()}});
