@@ -484,3 +484,42 @@ def test_no_stale_without_a_window(nginx, upstream):
     time.sleep(1.2)
     r = get(srv.port, path)
     assert (r.status, r.header("X-Cache")) == (500, "EXPIRED")
+
+
+def test_conditional_requests_on_hits_and_upstream_age(nginx, upstream):
+    srv = nginx(config(upstream))
+    path = "/cond?set=ETag:%22v1%22&set=Age:100&set=X-Cache:HIT%20from%20elsewhere"
+    r = get(srv.port, path)
+    assert r.header("X-Cache") == "MISS" and r.header("ETag") == '"v1"'
+    r = get(srv.port, path)
+    assert r.header("X-Cache") == "HIT"
+    assert r.header("ETag") == '"v1"'
+    assert int(r.header("Age")) >= 100  # the upstream's Age counts (RFC 9111 section 4.2.3)
+    r = get(srv.port, path, headers=[("If-None-Match", '"v1"')])
+    assert r.status == 304 and r.body == b""
+    r = get(srv.port, path, headers=[("If-None-Match", '"v0"')])
+    assert r.status == 200 and r.body == body_for("/cond", 64)
+    assert upstream.counts["/cond"] == 1
+
+
+def test_bodies_of_unknown_length_do_not_evict_for_max_object(nginx, upstream):
+    # A chunked response is gathered and reserved at its end with its exact size: storing small
+    # ones in a nearly full zone must not push out max_object bytes of other entries each time.
+    srv = nginx(status_config(upstream,
+                              zone="captain_cache_zone name=c size=256k max_object=100k;"))
+    status_port = srv.port_of("@PORT2@")
+    big = [f"/big{i}?size=30000" for i in range(5)]
+    for path in big:
+        assert get(srv.port, path).header("X-Cache") == "MISS"
+    for i in range(20):
+        r = get(srv.port, f"/chunk{i}?size=1000&chunked=1")
+        assert r.header("X-Cache") == "MISS" and r.body == body_for(f"/chunk{i}", 1000)
+    for i, path in enumerate(big):
+        r = get(srv.port, path)
+        assert r.header("X-Cache") == "HIT", path
+        assert r.body == body_for(f"/big{i}", 30000)
+    r = get(srv.port, "/chunk3?size=1000&chunked=1")
+    assert r.header("X-Cache") == "HIT" and r.body == body_for("/chunk3", 1000)
+    [cache] = get(status_port, "/status.json").json()["cache"]
+    assert cache["evictions"] == 0, cache
+    assert cache["entries"] == 25, cache

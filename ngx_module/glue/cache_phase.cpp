@@ -1,5 +1,6 @@
 #include "ngx_module/glue/cache_phase.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -436,21 +437,59 @@ void begin_store(ngx_http_request_t* r, CacheState* st) noexcept {
   if (st->vary_marker && st->variant_key.len == 0) return;
   const ngx_str_t& key = st->vary_marker ? st->variant_key : st->base_key;
   const std::size_t header_size = headers_size(r);
-  const std::size_t capacity = r->headers_out.content_length_n >= 0
-                                   ? static_cast<std::size_t>(r->headers_out.content_length_n)
-                                   : st->zone->max_object;
-
+  st->body_size = 0;
   if (!ensure_cleanup(r, st)) return;
-  st->slot = st->zone->store.reserve(to_view(key), st->meta, header_size, capacity);
+
+  if (r->headers_out.content_length_n < 0) {
+    auto* headers = static_cast<u_char*>(ngx_pnalloc(r->pool, header_size));
+    if (headers == nullptr) return;
+    write_headers(r, headers);
+    st->pending_headers = ngx_str_t{header_size, headers};
+    st->store_key = key;
+    st->deferred = true;
+    st->storing = true;
+    return;
+  }
+  st->slot = st->zone->store.reserve(to_view(key), st->meta, header_size,
+                                     static_cast<std::size_t>(r->headers_out.content_length_n));
   if (!st->slot.valid()) return;
   write_headers(r, st->slot.headers);
   st->storing = true;
-  st->body_size = 0;
+}
+
+// Appends to the pool copy of a body of unknown length; false once it outgrows max_object.
+bool gather(ngx_http_request_t* r, CacheState* st, const u_char* data, std::size_t size) noexcept {
+  const std::size_t max = st->zone->max_object;
+  if (size > max - st->body_size) return false;
+  const std::size_t needed = st->body_size + size;
+  if (needed > st->pending_capacity) {
+    const std::size_t capacity =
+        std::min(max, std::max({needed, std::size_t{16384}, st->pending_capacity * 2}));
+    auto* grown = static_cast<u_char*>(ngx_palloc(r->pool, capacity));
+    if (grown == nullptr) return false;
+    if (st->body_size != 0) ngx_memcpy(grown, st->pending_body, st->body_size);
+    if (st->pending_body != nullptr) ngx_pfree(r->pool, st->pending_body);
+    st->pending_body = grown;
+    st->pending_capacity = capacity;
+  }
+  if (size != 0) ngx_memcpy(st->pending_body + st->body_size, data, size);
+  st->body_size = needed;
+  return true;
 }
 
 void finish_store(ngx_http_request_t* r, CacheState* st) noexcept {
   st->storing = false;
   cache::CacheStore& store = st->zone->store;
+  if (st->deferred) {
+    st->slot =
+        store.reserve(to_view(st->store_key), st->meta, st->pending_headers.len, st->body_size);
+    if (!st->slot.valid()) {
+      end_fill(st);
+      return;
+    }
+    ngx_memcpy(st->slot.headers, st->pending_headers.data, st->pending_headers.len);
+    if (st->body_size != 0) ngx_memcpy(st->slot.body, st->pending_body, st->body_size);
+  }
   if (r->headers_out.content_length_n >= 0 &&
       static_cast<off_t>(st->body_size) != r->headers_out.content_length_n) {
     abort_slot(st);
@@ -560,6 +599,10 @@ ngx_int_t cache_header_filter(ngx_http_request_t* r) noexcept {
     // Nothing to wait for: requests waiting on this key go upstream themselves.
     if (!st->storing) end_fill(st);
   }
+  // One X-Cache: ours (an upstream cache's own is dropped).
+  for_each_header(&r->headers_out.headers, [](ngx_table_elt_t& h) {
+    if (h.hash != 0 && header_is(h, kXCache)) h.hash = 0;
+  });
   if (push_response_header(r, kXCache, cache_status_text(st->status)) == nullptr) {
     return NGX_ERROR;
   }
@@ -575,7 +618,12 @@ ngx_int_t cache_body_filter(ngx_http_request_t* r, ngx_chain_t* in) noexcept {
 
   for (ngx_chain_t* cl = in; cl != nullptr; cl = cl->next) {
     const ngx_buf_t* b = cl->buf;
-    if (ngx_buf_in_memory(b)) {
+    if (ngx_buf_in_memory(b) && st->deferred) {
+      if (!gather(r, st, b->pos, static_cast<std::size_t>(b->last - b->pos))) {
+        abort_slot(st);  // larger than max_object: streamed untouched, not stored
+        break;
+      }
+    } else if (ngx_buf_in_memory(b)) {
       const auto size = static_cast<std::size_t>(b->last - b->pos);
       if (size > st->slot.body_capacity - st->body_size) {
         abort_slot(st);  // larger than max_object: streamed untouched, not stored

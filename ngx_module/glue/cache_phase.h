@@ -28,6 +28,13 @@ struct CacheState {
   cache::EntryMeta meta;
   cache::Slot slot;
   std::size_t body_size = 0;
+  // A response of unknown length is gathered in the request pool and reserved at its end with
+  // its exact size, so it never makes the zone evict max_object bytes for a small body.
+  bool deferred = false;
+  ngx_str_t store_key = {0, nullptr};
+  ngx_str_t pending_headers = {0, nullptr};
+  u_char* pending_body = nullptr;
+  std::size_t pending_capacity = 0;
 
   // Collapsing concurrent misses: the filler holds the key's fill lock; the others wait.
   std::uint64_t fill_hash = 0;
