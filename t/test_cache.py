@@ -523,3 +523,22 @@ def test_bodies_of_unknown_length_do_not_evict_for_max_object(nginx, upstream):
     [cache] = get(status_port, "/status.json").json()["cache"]
     assert cache["evictions"] == 0, cache
     assert cache["entries"] == 25, cache
+
+
+def test_an_inherited_cache_never_caches_the_status_page(nginx, upstream):
+    srv = nginx(f"""
+    captain_cache_zone name=c size=1m;
+    captain_cache c;
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location / {{ proxy_pass http://127.0.0.1:{upstream.server_address[1]}; }}
+        location = /status {{ captain_status json; }}
+    }}
+""")
+    get(srv.port, "/a")
+    first = get(srv.port, "/status")
+    assert first.header("X-Cache") is None
+    assert first.json()["cache"][0]["requests"]["miss"] == 1
+    get(srv.port, "/a")
+    assert get(srv.port, "/status").json()["cache"][0]["requests"]["hit"] == 1
+    assert get(srv.port, "/status?all=1", method="DELETE").json() == {"purged": 1}

@@ -12,6 +12,7 @@
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/request_ctx.h"
 #include "ngx_module/glue/request_phase.h"
+#include "ngx_module/glue/status_handler.h"
 
 namespace captain::glue {
 
@@ -325,6 +326,11 @@ ngx_int_t cache_lookup(ngx_http_request_t* r) noexcept {
   if (r != r->main) return NGX_DECLINED;
   const auto* loc = static_cast<const CacheLoc*>(loc_conf(r)->cache);
   if (loc == nullptr || !loc->zone->store.valid()) return NGX_DECLINED;
+  // The status page (and purging through it) is never cached, even under an inherited
+  // captain_cache.
+  const auto* clcf =
+      static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+  if (clcf->handler == status_handler) return NGX_DECLINED;
 
   RequestCtx* ctx = request_ctx(r);
   if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
