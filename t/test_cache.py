@@ -464,6 +464,21 @@ def test_stale_if_error_serves_the_expired_entry_on_upstream_errors(nginx, upstr
     assert r.body == b"upstream failure"
 
 
+def test_stale_and_expired_answers_are_counted_once(nginx, upstream):
+    srv = nginx(status_config(upstream))
+    path = f"/sc?{STALE_OK}&fail_after=1&size=200"
+    assert get(srv.port, path).header("X-Cache") == "MISS"
+    time.sleep(1.2)
+    assert get(srv.port, path).header("X-Cache") == "STALE"
+    time.sleep(3.2)
+    assert get(srv.port, path).header("X-Cache") == "EXPIRED"
+    text = get(srv.port_of("@PORT2@"), "/status").body.decode()
+    counts = {status: prometheus_value(
+        text, f'captain_cache_requests_total{{zone="c",status="{status}"}}')
+        for status in ("miss", "stale", "expired", "hit")}
+    assert counts == {"miss": 1, "stale": 1, "expired": 1, "hit": 0}, counts
+
+
 def test_stale_if_error_when_the_upstream_is_down(nginx, upstream):
     srv = nginx(config(upstream, "captain_cache c ttl=1s stale_if_error=1h;"))
     assert get(srv.port, "/down?size=500").header("X-Cache") == "MISS"

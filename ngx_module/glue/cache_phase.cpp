@@ -260,7 +260,12 @@ ngx_int_t answer_hit(ngx_http_request_t* r, CacheState* st, cache::Handle& h,
 ngx_int_t go_upstream(ngx_http_request_t* r, CacheState* st, CacheStatus outcome) noexcept {
   st->waiting = false;
   st->status = outcome;
-  st->zone->store.record(outcome == CacheStatus::expired ? Outcome::expired : Outcome::miss);
+  // An expired entry is counted once the response is known: it may still go out as STALE.
+  if (outcome == CacheStatus::expired) {
+    st->expired_uncounted = true;
+  } else {
+    st->zone->store.record(Outcome::miss);
+  }
   // A HEAD response has no body to store, and a Range request's response is partial.
   st->fill = st->method == cache::kMethodGet && r->headers_in.range == nullptr;
   if (!st->fill) return NGX_DECLINED;
@@ -604,6 +609,10 @@ ngx_int_t cache_header_filter(ngx_http_request_t* r) noexcept {
     if (!serve_stale(r, st)) begin_store(r, st);
     // Nothing to wait for: requests waiting on this key go upstream themselves.
     if (!st->storing) end_fill(st);
+  }
+  if (st->expired_uncounted) {
+    st->expired_uncounted = false;
+    if (st->status == CacheStatus::expired) st->zone->store.record(Outcome::expired);
   }
   // One X-Cache: ours (an upstream cache's own is dropped).
   for_each_header(&r->headers_out.headers, [](ngx_table_elt_t& h) {

@@ -17,7 +17,9 @@ enum class CacheStatus : std::uint8_t { none = 0, hit, miss, bypass, expired, st
 // One client request's cache state, in its pool (RequestCtx::cache).
 struct CacheState {
   CacheStatus status = CacheStatus::none;
-  bool fill = false;         // the response may be stored (decided by the header filter)
+  bool fill = false;  // the response may be stored (decided by the header filter)
+  // Went upstream for an expired entry; counted by the header filter as EXPIRED or STALE.
+  bool expired_uncounted = false;
   bool storing = false;      // the body filter copies into `slot`
   bool vary_marker = false;  // publish a Vary marker under `base_key` after the variant
   const CacheLoc* loc = nullptr;
