@@ -3,38 +3,14 @@
 #include <algorithm>
 #include <array>
 
+#include "ngx_module/core/http_text.h"
+
 namespace captain {
 
 namespace {
 
-// RFC 9110 tchar
-bool is_token_char(unsigned char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using http_text::ascii_lower;
+using http_text::is_token_char;
 
 struct Reserved {
   std::string_view name;
@@ -127,7 +103,7 @@ HeaderPolicy merge_policy(const HeaderPolicy& parent, const HeaderOverrides& own
 std::optional<std::string> check_header_name(std::string_view name) {
   if (name.empty()) return std::string("a header name cannot be empty");
   for (char c : name) {
-    if (!is_token_char(static_cast<unsigned char>(c))) {
+    if (!is_token_char(c)) {
       return std::string("a header name may only contain letters, digits and !#$%&'*+-.^_`|~");
     }
   }

@@ -3,59 +3,18 @@
 
 #include <cstddef>
 
+#include "ngx_module/core/http_text.h"
+
 namespace captain::cache {
 
 namespace {
 
-bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
+using http_text::equals_lowercase;
+using http_text::is_ows;
+using http_text::trim_ows;
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-// RFC 9110 §5.6.2 tchar.
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view lowercase) {
-  if (a.size() != lowercase.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lowercase[i]) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 // 1*DIGIT, saturating at kDeltaSecondsMax; nullopt for anything else (empty, sign, space).
@@ -89,7 +48,7 @@ class ListReader {
     if (pos_ >= s_.size()) return false;
     out = Element();
     const std::size_t name_begin = pos_;
-    while (pos_ < s_.size() && is_tchar(s_[pos_])) ++pos_;
+    while (pos_ < s_.size() && http_text::is_token_char(s_[pos_])) ++pos_;
     out.name = s_.substr(name_begin, pos_ - name_begin);
     if (out.name.empty()) {
       out.malformed = true;
@@ -108,7 +67,7 @@ class ListReader {
         }
       } else {
         const std::size_t value_begin = pos_;
-        while (pos_ < s_.size() && is_tchar(s_[pos_])) ++pos_;
+        while (pos_ < s_.size() && http_text::is_token_char(s_[pos_])) ++pos_;
         out.value = s_.substr(value_begin, pos_ - value_begin);
         if (out.value.empty()) out.malformed = true;
       }
@@ -185,29 +144,29 @@ void parse_response_cache_control(std::string_view line, ResponseDirectives& int
   Element e;
   while (reader.next(e)) {
     const std::string_view n = e.name;
-    if (iequals(n, "no-store")) {
+    if (equals_lowercase(n, "no-store")) {
       into.no_store = true;
-    } else if (iequals(n, "no-cache")) {
+    } else if (equals_lowercase(n, "no-cache")) {
       into.no_cache = true;
-    } else if (iequals(n, "private")) {
+    } else if (equals_lowercase(n, "private")) {
       into.is_private = true;
     } else if (e.malformed) {
       // An unreadable element proves nothing, except about the lifetimes it tried to set.
-      if (iequals(n, "max-age")) merge_delta(into.max_age, e);
-      if (iequals(n, "s-maxage")) merge_delta(into.s_maxage, e);
-    } else if (iequals(n, "public")) {
+      if (equals_lowercase(n, "max-age")) merge_delta(into.max_age, e);
+      if (equals_lowercase(n, "s-maxage")) merge_delta(into.s_maxage, e);
+    } else if (equals_lowercase(n, "public")) {
       into.is_public = true;
-    } else if (iequals(n, "must-revalidate")) {
+    } else if (equals_lowercase(n, "must-revalidate")) {
       into.must_revalidate = true;
-    } else if (iequals(n, "proxy-revalidate")) {
+    } else if (equals_lowercase(n, "proxy-revalidate")) {
       into.proxy_revalidate = true;
-    } else if (iequals(n, "max-age")) {
+    } else if (equals_lowercase(n, "max-age")) {
       merge_delta(into.max_age, e);
-    } else if (iequals(n, "s-maxage")) {
+    } else if (equals_lowercase(n, "s-maxage")) {
       merge_delta(into.s_maxage, e);
-    } else if (iequals(n, "stale-if-error")) {
+    } else if (equals_lowercase(n, "stale-if-error")) {
       merge_delta(into.stale_if_error, e);
-    } else if (iequals(n, "stale-while-revalidate")) {
+    } else if (equals_lowercase(n, "stale-while-revalidate")) {
       merge_delta(into.stale_while_revalidate, e);
     }
     // Unknown directives are ignored (RFC 9111 §5.2.3).
@@ -218,11 +177,11 @@ void parse_request_cache_control(std::string_view line, RequestDirectives& into)
   ListReader reader(line);
   Element e;
   while (reader.next(e)) {
-    if (iequals(e.name, "no-cache")) {
+    if (equals_lowercase(e.name, "no-cache")) {
       into.no_cache = true;
-    } else if (iequals(e.name, "no-store")) {
+    } else if (equals_lowercase(e.name, "no-store")) {
       into.no_store = true;
-    } else if (iequals(e.name, "max-age")) {
+    } else if (equals_lowercase(e.name, "max-age")) {
       merge_delta(into.max_age, e);
     }
   }
@@ -362,7 +321,7 @@ bool asctime_date(DateReader& r, DateParts& d) {
 }  // namespace
 
 std::optional<std::int64_t> parse_http_date(std::string_view text, std::int64_t now_s) {
-  const std::string_view s = trim(text);
+  const std::string_view s = trim_ows(text);
   DateParts d;
   int day_name = 0;
   {
@@ -390,7 +349,7 @@ std::int64_t parse_expires(std::string_view text, std::int64_t now_s) {
 
 std::optional<std::uint32_t> parse_age(std::string_view text) {
   const std::size_t comma = text.find(',');
-  return delta_seconds(trim(text.substr(0, comma)));
+  return delta_seconds(trim_ows(text.substr(0, comma)));
 }
 
 }  // namespace captain::cache

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "ngx_module/core/http_text.h"
+
 // Header-only xxHash: every function is static in this file, so the nginx module carries no
 // extra shared-library dependency.
 #define XXH_INLINE_ALL
@@ -12,23 +14,8 @@ namespace captain::cache {
 
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view lowercase) {
-  if (a.size() != lowercase.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lowercase[i]) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using http_text::equals_lowercase;
+using http_text::trim_ows;
 
 // Calls f(member) for each comma-separated, trimmed, non-empty member. Neither header here
 // carries quoted-strings with commas in practice; a stray quote only spoils its own member.
@@ -36,7 +23,7 @@ template <typename F>
 void for_each_member(std::string_view line, F&& f) {
   while (!line.empty()) {
     const std::size_t comma = line.find(',');
-    const std::string_view member = trim(line.substr(0, comma));
+    const std::string_view member = trim_ows(line.substr(0, comma));
     if (!member.empty()) f(member);
     if (comma == std::string_view::npos) break;
     line.remove_prefix(comma + 1);
@@ -61,9 +48,9 @@ bool parse_qvalue(std::string_view v, bool& zero) {
 }
 
 EncodingSet coding_bit(std::string_view name) {
-  if (iequals(name, "gzip") || iequals(name, "x-gzip")) return kGzip;
-  if (iequals(name, "br")) return kBrotli;
-  if (iequals(name, "zstd")) return kZstd;
+  if (equals_lowercase(name, "gzip") || equals_lowercase(name, "x-gzip")) return kGzip;
+  if (equals_lowercase(name, "br")) return kBrotli;
+  if (equals_lowercase(name, "zstd")) return kZstd;
   return 0;
 }
 
@@ -85,18 +72,18 @@ constexpr std::size_t kLongestNormalized = 14;
 void parse_accept_encoding(std::string_view line, AcceptEncoding& into) {
   for_each_member(line, [&into](std::string_view member) {
     const std::size_t semicolon = member.find(';');
-    const std::string_view name = trim(member.substr(0, semicolon));
+    const std::string_view name = trim_ows(member.substr(0, semicolon));
     bool refused = false;
     // Parameters: only q matters; an unreadable weight makes the member unusable.
     std::string_view params =
         semicolon == std::string_view::npos ? std::string_view() : member.substr(semicolon + 1);
     while (!params.empty()) {
       const std::size_t next = params.find(';');
-      const std::string_view param = trim(params.substr(0, next));
+      const std::string_view param = trim_ows(params.substr(0, next));
       const std::size_t eq = param.find('=');
-      if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "q")) {
+      if (eq != std::string_view::npos && equals_lowercase(trim_ows(param.substr(0, eq)), "q")) {
         bool zero = false;
-        if (!parse_qvalue(trim(param.substr(eq + 1)), zero)) return;
+        if (!parse_qvalue(trim_ows(param.substr(eq + 1)), zero)) return;
         refused = zero;
       }
       if (next == std::string_view::npos) break;
@@ -137,7 +124,7 @@ std::size_t write_variant_key(std::string_view base, EncodingSet set, char* out,
 
 void parse_vary(std::string_view line, Vary& into) {
   for_each_member(line, [&into](std::string_view member) {
-    if (iequals(member, "accept-encoding")) {
+    if (equals_lowercase(member, "accept-encoding")) {
       if (into == Vary::none) into = Vary::accept_encoding;
     } else {
       into = Vary::other;
