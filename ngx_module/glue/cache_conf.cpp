@@ -1,9 +1,6 @@
 #include "ngx_module/glue/cache_conf.h"
 
-#include <sys/random.h>
-
 #include <algorithm>
-#include <ctime>
 
 #include "ngx_module/glue/conf_args.h"
 #include "ngx_module/glue/loc_conf.h"
@@ -20,14 +17,6 @@ constexpr std::size_t kMinZonePages = 8;
 constexpr std::size_t kDefaultMaxObject = 1024 * 1024;
 constexpr std::uint32_t kDefaultTtl = 300;
 
-CacheZone* find_zone(MainConf* mcf, const ngx_str_t& name) noexcept {
-  auto** zones = static_cast<CacheZone**>(mcf->cache_zones->elts);
-  for (ngx_uint_t i = 0; i < mcf->cache_zones->nelts; ++i) {
-    if (to_view(zones[i]->name) == to_view(name)) return zones[i];
-  }
-  return nullptr;
-}
-
 CacheZone* add_zone(ngx_conf_t* cf, MainConf* mcf, const ngx_str_t& name) noexcept {
   auto** slot = static_cast<CacheZone**>(ngx_array_push(mcf->cache_zones));
   if (slot == nullptr) return nullptr;
@@ -43,15 +32,6 @@ CacheZone* add_zone(ngx_conf_t* cf, MainConf* mcf, const ngx_str_t& name) noexce
   return zone;
 }
 
-std::uint64_t random_seed() noexcept {
-  std::uint64_t seed = 0;
-  if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == static_cast<ssize_t>(sizeof(seed))) {
-    return seed;
-  }
-  return static_cast<std::uint64_t>(std::time(nullptr)) * 0x9e3779b97f4a7c15ULL ^
-         static_cast<std::uint64_t>(ngx_pid);
-}
-
 ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
   auto* zone = static_cast<CacheZone*>(shm_zone->data);
   // A reload with the same size keeps the segment: open() re-attaches to the entries in it
@@ -62,7 +42,7 @@ ngx_int_t init_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
                   "captain_cache_zone \"%V\": could not allocate its store", &zone->name);
     return NGX_ERROR;
   }
-  zone->store = cache::CacheStore::open(region->table(), region->table_bytes, random_seed());
+  zone->store = cache::CacheStore::open(region->table(), region->table_bytes, zone_hash_seed());
   if (!zone->store.valid()) {
     ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                   "captain_cache_zone \"%V\" is too small to hold any entry", &zone->name);
@@ -150,7 +130,7 @@ char* set_cache_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
   }
 
   MainConf* mcf = main_conf(cf);
-  CacheZone* zone = find_zone(mcf, name);
+  CacheZone* zone = find_named_zone<CacheZone>(mcf->cache_zones, name);
   if (zone != nullptr && zone->shm_zone != nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate captain_cache_zone \"%V\"", &name);
     return conf_error();
@@ -202,7 +182,7 @@ char* set_cache(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
   new (&loc->policy) cache::StorePolicy();
 
   MainConf* mcf = main_conf(cf);
-  loc->zone = find_zone(mcf, args[1]);
+  loc->zone = find_named_zone<CacheZone>(mcf->cache_zones, args[1]);
   if (loc->zone == nullptr && (loc->zone = add_zone(cf, mcf, args[1])) == nullptr) {
     return conf_error();
   }

@@ -19,14 +19,6 @@ constexpr char kShmPrefix[] = "captain_metrics:";
 const ngx_str_t kNoServerName = ngx_string("_");
 const ngx_str_t kServerLevelRoute = ngx_string("_");
 
-MetricsZone* find_zone(MainConf* mcf, const ngx_str_t& name) noexcept {
-  auto** zones = static_cast<MetricsZone**>(mcf->metrics_zones->elts);
-  for (ngx_uint_t i = 0; i < mcf->metrics_zones->nelts; ++i) {
-    if (to_view(zones[i]->name) == to_view(name)) return zones[i];
-  }
-  return nullptr;
-}
-
 ngx_int_t bind(ngx_shm_zone_t* shm_zone, MetricsZone* zone) noexcept {
   const ngx_uint_t count = zone->routes->nelts;
   auto** routes = static_cast<MetricsRoute**>(zone->routes->elts);
@@ -206,7 +198,7 @@ char* set_metrics_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
   }
 
   MainConf* mcf = main_conf(cf);
-  if (find_zone(mcf, name) != nullptr) {
+  if (find_named_zone<MetricsZone>(mcf->metrics_zones, name) != nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate captain_metrics_zone \"%V\"", &name);
     return conf_error();
   }
@@ -244,7 +236,7 @@ char* set_metrics(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
     lcf->metrics_zone = nullptr;
     return NGX_CONF_OK;
   }
-  MetricsZone* zone = find_zone(main_conf(cf), args[1]);
+  MetricsZone* zone = find_named_zone<MetricsZone>(main_conf(cf)->metrics_zones, args[1]);
   if (zone == nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "unknown captain_metrics_zone \"%V\" in \"%V\" directive (declare it "

@@ -1,9 +1,6 @@
 #include "ngx_module/glue/rate_limit_conf.h"
 
-#include <sys/random.h>
-
 #include <cstdint>
-#include <ctime>
 #include <string>
 
 #include "ngx_module/glue/conf_args.h"
@@ -23,14 +20,6 @@ constexpr char kShmPrefix[] = "captain_limit:";
 // Below this many pages a zone could hold only a handful of keys: surely a typo ("32" for "32k").
 constexpr std::size_t kMinZonePages = 8;
 
-LimitZone* find_zone(MainConf* mcf, const ngx_str_t& name) noexcept {
-  auto** zones = static_cast<LimitZone**>(mcf->limit_zones->elts);
-  for (ngx_uint_t i = 0; i < mcf->limit_zones->nelts; ++i) {
-    if (to_view(zones[i]->name) == to_view(name)) return zones[i];
-  }
-  return nullptr;
-}
-
 // A zone named by captain_limit before (or without) its captain_limit_zone line.
 LimitZone* add_zone(ngx_conf_t* cf, MainConf* mcf, const ngx_str_t& name) noexcept {
   auto** slot = static_cast<LimitZone**>(ngx_array_push(mcf->limit_zones));
@@ -43,17 +32,6 @@ LimitZone* add_zone(ngx_conf_t* cf, MainConf* mcf, const ngx_str_t& name) noexce
   zone->first_use_line = cf->conf_file->line;
   *slot = zone;
   return zone;
-}
-
-std::uint64_t random_seed() noexcept {
-  std::uint64_t seed = 0;
-  if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == static_cast<ssize_t>(sizeof(seed))) {
-    return seed;
-  }
-  // Only the hash layout depends on the seed; a guessable one costs flooding resistance, not
-  // correctness.
-  return static_cast<std::uint64_t>(std::time(nullptr)) * 0x9e3779b97f4a7c15ULL ^
-         static_cast<std::uint64_t>(ngx_pid);
 }
 
 std::string describe(const rate_limit::Policy& p) {
@@ -84,7 +62,7 @@ bool existed_before(const ngx_shm_zone_t* zone) noexcept {
 
 ngx_int_t format_region(ngx_shm_zone_t* shm_zone, LimitZone* zone, ShmRegion* region) noexcept {
   zone->table = LimitTable::create(region->table(), region->table_bytes, zone->policy,
-                                   random_seed(), ngx_current_msec);
+                                   zone_hash_seed(), ngx_current_msec);
   if (!zone->table.valid()) {
     ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                   "captain_limit_zone \"%V\" is too small to hold any key", &zone->name);
@@ -212,7 +190,7 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
     if (!built.ok) return invalid_token(cf, cmd, "rate", zone_args.rate, built.error.c_str());
 
     MainConf* mcf = main_conf(cf);
-    LimitZone* zone = find_zone(mcf, zone_args.name);
+    LimitZone* zone = find_named_zone<LimitZone>(mcf->limit_zones, zone_args.name);
     if (zone != nullptr && zone->key != nullptr) {
       ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "duplicate captain_limit_zone \"%V\"",
                          &zone_args.name);
@@ -302,7 +280,7 @@ char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
   }
 
   MainConf* mcf = main_conf(cf);
-  LimitZone* zone = find_zone(mcf, args[1]);
+  LimitZone* zone = find_named_zone<LimitZone>(mcf->limit_zones, args[1]);
   if (zone == nullptr && (zone = add_zone(cf, mcf, args[1])) == nullptr) return conf_error();
 
   auto* existing = static_cast<LimitRule*>(lcf->limits->elts);

@@ -1,7 +1,10 @@
 // The one block of memory a captain zone keeps in its nginx shared-memory segment.
 #pragma once
 
+#include <sys/random.h>
+
 #include <cstdint>
+#include <ctime>
 
 #include "ngx_module/glue/ngx.h"
 
@@ -29,6 +32,27 @@ inline ShmRegion* allocate_region(ngx_shm_zone_t* shm_zone) noexcept {
   region->table_bytes = bytes - sizeof(ShmRegion);
   slab->data = region;
   return region;
+}
+
+// A captain zone of `zones` (an ngx_array_t of Zone*, Zone having an ngx_str_t name) by name.
+template <class Zone>
+Zone* find_named_zone(const ngx_array_t* zones, const ngx_str_t& name) noexcept {
+  auto** elts = static_cast<Zone**>(zones->elts);
+  for (ngx_uint_t i = 0; i < zones->nelts; ++i) {
+    if (to_view(elts[i]->name) == to_view(name)) return elts[i];
+  }
+  return nullptr;
+}
+
+// A seed for a zone's key hashing. Only the hash layout depends on it; a guessable one (the
+// fallback) costs flooding resistance, not correctness.
+inline std::uint64_t zone_hash_seed() noexcept {
+  std::uint64_t seed = 0;
+  if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == static_cast<ssize_t>(sizeof(seed))) {
+    return seed;
+  }
+  return static_cast<std::uint64_t>(std::time(nullptr)) * 0x9e3779b97f4a7c15ULL ^
+         static_cast<std::uint64_t>(ngx_pid);
 }
 
 }  // namespace captain::glue
