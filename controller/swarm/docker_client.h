@@ -82,9 +82,6 @@ class DockerClient {
 
   const std::string& socket_path() const { return transport_.socket_path(); }
 
-  // Tests: no real sleeping between retries.
-  void set_sleeper(Sleeper sleeper) { sleep_ = std::move(sleeper); }
-
  private:
   struct Request {
     std::string_view family;
