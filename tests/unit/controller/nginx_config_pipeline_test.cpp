@@ -44,7 +44,12 @@ class ConfigPipelineTest : public store::TempDirTest {
   void TearDown() override {
     std::ifstream in(dir_ / "run" / "nginx.pid");
     long pid = 0;
-    if (in >> pid && pid > 1) ::kill(static_cast<pid_t>(pid), SIGQUIT);
+    if (in >> pid && pid > 1 && ::kill(static_cast<pid_t>(pid), SIGQUIT) == 0) {
+      // The exiting master deletes its pid file; removing the directory under it races that.
+      for (int i = 0; i < 200 && ::kill(static_cast<pid_t>(pid), 0) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      }
+    }
     TempDirTest::TearDown();
   }
 
