@@ -1,6 +1,7 @@
 #include "controller/nginx/config_renderer.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "controller/nginx/nginx_text.h"
@@ -86,6 +87,7 @@ struct AppServer {
   const apps::AppDefinition* app;
   std::vector<std::string> names;  // <app>.<root> first, then the custom domains
   std::string upstream;            // empty: not routable
+  std::vector<std::uint16_t> ports;  // published_port mode: the running tasks' host ports
   std::string snippet;             // checked text, empty when none
   bool has_snippet = false;
 };
@@ -94,6 +96,14 @@ std::string render_app(const AppServer& s, const RenderInputs& in) {
   const apps::AppDefinition& app = *s.app;
   std::string out = kGeneratedBanner;
   out += "# App \"" + app.app_name + "\".\n";
+  if (!s.ports.empty()) {
+    out += "upstream " + s.upstream.substr(std::strlen("http://")) + " {\n";
+    for (auto port : s.ports) {
+      out += "    server " + upstream_host(in.published_host) + ":" + std::to_string(port) +
+             " max_fails=1 fail_timeout=5s;\n";
+    }
+    out += "    keepalive 32;\n}\n\n";
+  }
   out += "server {\n";
   out += "    listen " + in.http_listen + ";\n";
   out += "    server_name";
@@ -108,9 +118,7 @@ std::string render_app(const AppServer& s, const RenderInputs& in) {
   } else if (app.header_policy == "off") {
     out += "    captain_security_headers off;\n";
   }
-  if (app.cache) {
-    out += "    # cache: requested, not rendered yet (the module has no cache directive).\n";
-  }
+  if (app.cache) out += "    captain_cache " + std::string(kCacheZone) + ";\n";
   out += "\n" + acme_location(in.paths.acme_webroot);
   if (s.has_snippet) {
     out += "\n    # The operator's snippet for this app.\n";
@@ -131,6 +139,11 @@ std::string render_app(const AppServer& s, const RenderInputs& in) {
     out += proxy_headers(app.websocket_support);
   } else {
     out += "        proxy_pass " + s.upstream + ";\n";
+    out +=
+        "        # A task that stopped (a rollout, a scale-down) refuses the connection: the\n"
+        "        # request moves on to another task instead of failing.\n"
+        "        proxy_next_upstream error timeout;\n"
+        "        proxy_next_upstream_tries 3;\n";
     out += proxy_headers(app.websocket_support);
   }
   out += "    }\n}\n";
@@ -200,7 +213,7 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
       return fail(app.app_name, "appName", "\"" + app.app_name + "\" is defined twice");
     }
     if (app.not_expose_as_web_app) continue;
-    AppServer s{&app, {}, {}, {}, false};
+    AppServer s{&app, {}, {}, {}, {}, false};
     s.names.push_back(app.app_name + "." + *root);
     for (std::size_t d = 0; d < app.custom_domain.size(); ++d) {
       auto domain = check_domain(app.custom_domain[d].public_domain,
@@ -241,8 +254,14 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
         s.upstream =
             "http://srv-captain--" + app.app_name + ":" + std::to_string(app.container_http_port);
       } else if (auto p = in.published_ports.find(app.app_name);
-                 p != in.published_ports.end() && p->second != 0) {
-        s.upstream = "http://" + upstream_host(in.published_host) + ":" + std::to_string(p->second);
+                 p != in.published_ports.end() && !p->second.empty()) {
+        s.ports = p->second;
+        std::sort(s.ports.begin(), s.ports.end());
+        s.ports.erase(std::unique(s.ports.begin(), s.ports.end()), s.ports.end());
+        if (std::find(s.ports.begin(), s.ports.end(), 0) != s.ports.end()) {
+          return fail(app.app_name, "publishedPort", "must be 1 to 65535");
+        }
+        s.upstream = "http://captain_app_" + app.app_name;
       }
     }
     servers.push_back(std::move(s));
@@ -301,6 +320,13 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
   std::size_t metrics_mib = std::max(kMinMetricsMiB, (routes * kMetricsKiBPerRoute + 1023) / 1024);
   conf += "    captain_metrics_zone name=" + std::string(kMetricsZone) +
           " size=" + std::to_string(metrics_mib) + "m;\n";
+  if (std::any_of(servers.begin(), servers.end(), [](const auto& s) { return s.app->cache; })) {
+    if (auto size = check_size(in.cache_zone_size, "cacheZoneSize"); !size) {
+      return fail("", size.error());
+    }
+    conf += "    captain_cache_zone name=" + std::string(kCacheZone) + " size=" +
+            in.cache_zone_size + ";\n";
+  }
   for (const auto& s : servers) {
     if (!s.app->rate_limit) continue;
     conf += "    captain_limit_zone name=app_" + s.app->app_name + " size=" + kRateLimitZoneSize +

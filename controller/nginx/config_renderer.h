@@ -20,7 +20,9 @@
 //   clients see an honest 503 rather than a 502 or a different app.
 // * notExposeAsWebApp apps get nothing (no server, no zone, their snippet is neither rendered
 //   nor checked).
-// * `cache` renders nothing yet: the module documents no cache directive (README) so far.
+// * `cache` puts the app's server behind `captain_cache` in one zone all such apps share.
+// * published_port mode: an upstream block per routable app lists its running tasks' host
+//   ports (captain_app_<name>); an app with no task port is not routable.
 #pragma once
 
 #include <cstddef>
@@ -51,6 +53,8 @@ struct RenderError {
 
 // The metrics zone every server counts in.
 inline constexpr const char* kMetricsZone = "captain";
+// The response cache zone apps with `cache` share.
+inline constexpr const char* kCacheZone = "apps";
 
 // Header policies an app may name: "" / "default" (the module's set, on at http level),
 // "strict" (X-Frame-Options DENY and a same-origin Content-Security-Policy unless the app

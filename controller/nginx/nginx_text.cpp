@@ -196,6 +196,24 @@ Checked<std::string> check_token(std::string_view token, std::string_view field)
   return std::string(token);
 }
 
+Checked<std::string> check_size(std::string_view size, std::string_view field) {
+  std::size_t digits = 0;
+  while (digits < size.size() && is_digit(size[digits])) ++digits;
+  const std::string_view unit = size.substr(digits);
+  const bool unit_ok = unit.empty() || (unit.size() == 1 && std::string_view("kKmMgG").find(
+                                                                 unit[0]) != std::string_view::npos);
+  if (digits == 0 || digits > 9 || !unit_ok) {
+    return refuse(field, size, "is not a size such as 512k or 64m");
+  }
+  unsigned long long bytes = std::stoull(std::string(size.substr(0, digits)));
+  if (!unit.empty()) {
+    const char u = static_cast<char>(unit[0] | 0x20);
+    bytes <<= (u == 'k' ? 10 : u == 'm' ? 20 : 30);
+  }
+  if (bytes < 32 * 1024) return refuse(field, size, "is smaller than 32k");
+  return std::string(size);
+}
+
 Checked<std::string> check_host(std::string_view host, std::string_view field) {
   if (host.find(':') != std::string_view::npos) return check_ip(host, field, false);
   if (host.find('.') == std::string_view::npos) {

@@ -45,6 +45,9 @@ Checked<std::string> check_path(std::string_view path, std::string_view field);
 // "/prefix" (CIDR) when allow_prefix. Returned in the form given (validated, not rewritten).
 Checked<std::string> check_ip(std::string_view text, std::string_view field, bool allow_prefix);
 
+// A shared memory size for a zone directive: digits with an optional k/m/g, at least 32k.
+Checked<std::string> check_size(std::string_view size, std::string_view field);
+
 // A bearer token (RFC 6750 token68 characters [A-Za-z0-9._~+/=-]), 16-256 bytes.
 Checked<std::string> check_token(std::string_view token, std::string_view field);
 

@@ -20,8 +20,10 @@ enum class UpstreamMode {
   // through Docker's embedded DNS. The target is a variable, so nginx resolves it per request
   // (cached `resolver_valid`) and starts even when a name does not resolve yet.
   docker_dns,
-  // nginx runs outside the overlay (e.g. on the host): proxy_pass to
-  // http://<published_host>:<published_ports[app]>.
+  // nginx runs outside the overlay (e.g. on the host): each task publishes the app's HTTP port
+  // on the host (mode host, a port Docker picks), and nginx balances over
+  // http://<published_host>:<port> of every running task, moving on to the next on a refused
+  // connection, so a task that stops mid-rollout costs no request.
   published_port,
 };
 
@@ -52,7 +54,7 @@ struct RenderInputs {
   std::string docker_resolver = "127.0.0.11";  // Docker's embedded DNS
   int resolver_valid_seconds = 10;
   std::string published_host = "127.0.0.1";
-  std::map<std::string, std::uint16_t> published_ports;  // app name -> host port
+  std::map<std::string, std::vector<std::uint16_t>> published_ports;  // app -> its tasks' ports
 
   // Apps with at least one running task. Only these are proxied; every other exposed app gets
   // a placeholder server answering 503 (see config_renderer.h).
@@ -61,6 +63,9 @@ struct RenderInputs {
   MetricsAccess metrics;
   std::map<std::string, std::string> app_snippets;  // app name -> server-level snippet
   std::string global_override;                      // http-level snippet, may be empty
+
+  // The response cache zone apps with `cache` share (captain_cache_zone size).
+  std::string cache_zone_size = "64m";
 
   RenderPaths paths;
   int worker_connections = 16384;

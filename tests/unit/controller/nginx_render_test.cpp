@@ -180,7 +180,7 @@ TEST(NginxGolden, PublishedPort) {
   ws.websocket_support = true;
   in.apps = {ws, app("web"), app("noport")};
   in.routable_apps = {"chat", "web", "noport"};
-  in.published_ports = {{"chat", 10001}, {"web", 10002}};
+  in.published_ports = {{"chat", {10001}}, {"web", {10003, 10002, 10003}}};
   in.metrics.allow.clear();
   in.metrics.bearer_token = "only-the-token-0123456789";
   check_golden("published_port", in);
@@ -269,6 +269,12 @@ TEST(NginxRender, RefusesHostileGlobalValues) {
   in = base_inputs();
   in.controller.host = "127.0.0.1;";
   EXPECT_EQ(error_of(in).substr(0, 19), "|controller.host|0:");
+  in = base_inputs();
+  auto cached = app("static");
+  cached.cache = true;
+  in.apps = {cached};
+  in.cache_zone_size = "64m; evil";
+  EXPECT_EQ(error_of(in).substr(0, 18), "|cacheZoneSize|0: ");
 }
 
 TEST(NginxRender, RefusesBadRateAndPolicyAndSnippet) {

@@ -46,6 +46,13 @@ TEST(NginxText, Domains) {
             "d|0: d \"a.org;\\x0a\" may contain only lowercase letters, digits, '-' and '.'");
 }
 
+TEST(NginxText, ZoneSizes) {
+  for (const char* good : {"64m", "32k", "1G", "65536"}) EXPECT_TRUE(check_size(good, "s")) << good;
+  for (const char* bad : {"", "m", "16k", "64mb", "-1m", "64m;", "9999999999m"}) {
+    EXPECT_FALSE(check_size(bad, "s")) << bad;
+  }
+}
+
 TEST(NginxText, RatesPathsAddressesTokens) {
   EXPECT_TRUE(check_rate("10r/s"));
   EXPECT_TRUE(check_rate("100r/5m"));
