@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +25,8 @@
 #include "controller/deploy/deployer.h"
 #include "controller/http/server.h"
 #include "controller/log/json_log.h"
+#include "controller/nginx/docker_nginx_control.h"
+#include "controller/nginx/nginx_manager.h"
 #include "controller/process/shutdown_signals.h"
 #include "controller/store/schema.h"
 #include "controller/swarm/docker_client.h"
@@ -43,6 +46,42 @@ void render_orphans(std::string& out, std::size_t count) {
   w.family("captain_swarm_orphan_services", captain::metrics::MetricType::gauge,
            "Services labeled as Tyaprover's whose app is not in the store (left running).");
   w.sample("captain_swarm_orphan_services", {}, static_cast<std::uint64_t>(count));
+}
+
+// Everything global the nginx renderer and pipeline need, from the settings.
+captain::nginx::NginxManagerOptions nginx_options(const captain::config::Settings& settings,
+                                                  captain::swarm::DockerClient& docker,
+                                                  captain::logging::JsonLog& log) {
+  namespace nginx = captain::nginx;
+  nginx::NginxManagerOptions o;
+  nginx::RenderInputs& in = o.base;
+  in.root_domain = settings.root_domain;
+  in.controller = settings.listen;
+  in.module_path = settings.nginx_module;
+  in.http_listen = settings.nginx_listen;
+  in.upstream_mode = settings.nginx_published_ports ? nginx::UpstreamMode::published_port
+                                                    : nginx::UpstreamMode::docker_dns;
+  in.metrics.allow = settings.metrics_allow;
+  in.metrics.bearer_token = settings.metrics_token;
+  in.paths.pid = settings.nginx_pid_file;
+  in.paths.error_log = settings.nginx_log_dir + "/error.log";
+  in.paths.access_log = settings.nginx_log_dir + "/access.log";
+  in.paths.temp_dir = settings.nginx_temp_dir;
+  in.paths.acme_webroot = settings.data_dir + "/letsencrypt/webroot";
+  o.override_file = settings.nginx_override_file;
+  o.pipeline.conf_dir = settings.nginx_conf_dir;
+  o.pipeline.nginx_binary = settings.nginx_binary;
+  if (settings.nginx_reload == captain::config::NginxReload::docker) {
+    o.pipeline.control = nginx::docker_nginx_control(docker, settings.nginx_service,
+                                                     settings.nginx_conf_dir, log);
+  } else {
+    o.pipeline.pid_file = settings.nginx_pid_file;
+    // nginx -t and the master need these to exist; nginx itself does not create parents.
+    std::error_code ec;
+    std::filesystem::create_directories(settings.nginx_log_dir, ec);
+    std::filesystem::create_directories(settings.nginx_temp_dir, ec);
+  }
+  return o;
 }
 
 int run(int argc, char** argv) {
@@ -112,11 +151,29 @@ int run(int argc, char** argv) {
   deployer_options.deploy_timeout = settings.deploy_timeout;
   deployer_options.update_monitor = settings.update_monitor;
   deployer_options.reconcile_interval = settings.reconcile_interval;
+  deployer_options.publish_http_port = settings.nginx_published_ports;
   captain::deploy::Deployer deployer(docker, **db, builds, audit, log, deployer_options);
-  deployer.on_change([&app_list] { app_list.invalidate(); });
+
+  // nginx: rendered from the store and Swarm's running tasks, validated, swapped, reloaded.
+  std::unique_ptr<captain::nginx::NginxManager> nginx;
+  if (settings.nginx_reload != captain::config::NginxReload::off) {
+    nginx = std::make_unique<captain::nginx::NginxManager>(
+        **db, docker, log, nginx_options(settings, docker, log),
+        [&deployer] { return deployer.rolling_out(); });
+  }
+  deployer.on_change([&app_list, &nginx] {
+    app_list.invalidate();
+    if (nginx) nginx->request_render();
+  });
 
   captain::api::ApiServices services{**db,     **sessions, audit,    metrics, builds,
-                                     settings, log,        app_list, deployer};
+                                     settings, log,        app_list, deployer, {}, {}};
+  if (nginx) {
+    services.nginx_changed = [&nginx] { nginx->request_render(); };
+    services.nginx_check = [&nginx](const captain::apps::AppDefinition& app) {
+      return nginx->check(app);
+    };
+  }
 
   captain::http::ServerOptions server_options{};
   server_options.payload_max_bytes = settings.max_body_bytes;
@@ -130,11 +187,11 @@ int run(int argc, char** argv) {
     return checked ? "ok" : checked.error().message;
   };
   probes.docker = [&deployer] { return deployer.docker_state(); };
-  // nginx is driven by a later stage; until then the controller does not manage one.
-  probes.nginx = [] { return std::string("not managed"); };
+  probes.nginx = [&nginx] { return nginx ? nginx->state() : std::string("not managed"); };
   captain::api::register_health_routes(server.routes(), probes, metrics, [&](std::string& out) {
     docker_metrics.render(out, breakers, std::chrono::steady_clock::now());
     render_orphans(out, deployer.orphans().size());
+    if (nginx) nginx->render_metrics(out);
   });
 
   captain::api::ApiRouter router(server.routes(), metrics, log,
@@ -154,6 +211,7 @@ int run(int argc, char** argv) {
   }
 
   deployer.start();
+  if (nginx) nginx->start();
   bool served = false;
   {
     // Declared after the server and log it touches, so it is joined before they go away.
@@ -162,6 +220,7 @@ int run(int argc, char** argv) {
       // First the deployer: it wakes API calls waiting for a rollout, which the server's
       // shutdown would otherwise wait for. A rollout in flight is taken up again on restart.
       deployer.stop();
+      if (nginx) nginx->stop();
       server.stop();
     });
     log.info("listening", {{"address", settings.listen.to_string()}});
@@ -169,6 +228,7 @@ int run(int argc, char** argv) {
   }
 
   deployer.stop();
+  if (nginx) nginx->stop();
   if (!served) {
     log.error("stopped: the accept loop failed", {{"address", settings.listen.to_string()}});
     return kExitFailure;

@@ -94,6 +94,8 @@ def start_controller(tmp_path):
         env.setdefault("CAPTAIN_DATA_DIR", str(tmp_path / f"data{len(started)}"))
         # Never the machine's own Docker: tests that want one pass the private engine's socket.
         env.setdefault("CAPTAIN_DOCKER_SOCKET", str(tmp_path / "no-docker.sock"))
+        # Never the machine's nginx either: tests that drive one say how (t/captain_stack.py).
+        env.setdefault("CAPTAIN_NGINX_RELOAD", "off")
         if password is not None:
             env.setdefault("CAPTAIN_PASSWORD", password)
         controller = Controller(list(args), env, tmp_path, f"controller{len(started)}")

@@ -2,9 +2,14 @@
 // progress, the deployer and settings. Built once in main.cpp; handlers hold a reference.
 #pragma once
 
+#include <functional>
+#include <optional>
+#include <string>
+
 #include "controller/api/api_metrics.h"
 #include "controller/api/app_list_cache.h"
 #include "controller/api/envelope.h"
+#include "controller/apps/app_definition.h"
 #include "controller/audit/audit_trail.h"
 #include "controller/auth/sessions.h"
 #include "controller/config/settings.h"
@@ -25,6 +30,10 @@ struct ApiServices {
   logging::JsonLog& log;
   AppListCache& app_list;      // invalidated after every committed change
   deploy::Deployer& deployer;  // makes Swarm follow the store
+  // nginx: told after every committed change; asked before an app change that nginx would
+  // see is stored (nullopt: fine, else nginx's refusal for 1116). Unset when nginx_reload=off.
+  std::function<void()> nginx_changed;
+  std::function<std::optional<std::string>(const apps::AppDefinition&)> nginx_check;
 };
 
 // The envelope for a store failure: precise for the kinds a client can act on (not found,

@@ -87,6 +87,17 @@ ApiResult register_app(ApiServices& services, Call& call) {
                 });
 }
 
+// Whether an update changes what the app's nginx server looks like (then nginx -t checks it).
+bool nginx_sees_change(const apps::AppDefinition& before, const apps::AppDefinition& after) {
+  return before.custom_nginx_config != after.custom_nginx_config ||
+         before.custom_domain != after.custom_domain || before.rate_limit != after.rate_limit ||
+         before.cache != after.cache || before.header_policy != after.header_policy ||
+         before.websocket_support != after.websocket_support ||
+         before.force_ssl != after.force_ssl ||
+         before.not_expose_as_web_app != after.not_expose_as_web_app ||
+         before.container_http_port != after.container_http_port;
+}
+
 ApiResult update_app(ApiServices& services, Call& call) {
   auto app_name = app_name_of(call.body);
   const std::string name = app_name ? *app_name : "";
@@ -100,6 +111,13 @@ ApiResult update_app(ApiServices& services, Call& call) {
                auto updated = apps::apply_update(*current, call.body);
                if (!updated) {
                  return refuse(ApiStatus::illegal_parameter, updated.error().message);
+               }
+               if (services.nginx_check && nginx_sees_change(*current, *updated)) {
+                 if (auto refused = services.nginx_check(*updated)) {
+                   return refuse(ApiStatus::nginx_validation_failed,
+                                 "nginx refused the configuration for app \"" + name +
+                                     "\"; nothing was changed: " + *refused);
+                 }
                }
                // An app with a service: the change goes to Swarm, so Docker must be there.
                deployed = !current->versions.empty();

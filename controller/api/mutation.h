@@ -43,6 +43,7 @@ ApiResult mutate(ApiServices& services, const Call& call, audit::AuditEntry entr
   });
   if (outcome) {
     services.app_list.invalidate();
+    if (services.nginx_changed) services.nginx_changed();
     return std::move(*outcome);
   }
   ApiResult result = outcome.error().store

@@ -200,7 +200,7 @@ nlohmann::json to_caprover_json(const AppDefinition& app, bool is_app_building) 
   out["projectId"] = "";
   out["networks"] = json::array({kCaptainOverlayNetwork});
   out["redirectDomain"] = "";
-  out["customNginxConfig"] = "";
+  out["customNginxConfig"] = app.custom_nginx_config;
   out["preDeployFunction"] = "";
   out["serviceUpdateOverride"] = "";
   out["appDeployTokenConfig"] = {{"enabled", false}};
@@ -215,6 +215,7 @@ nlohmann::json to_json(const AppDefinition& app) {
   out["rateLimit"] = app.rate_limit ? json(*app.rate_limit) : json(nullptr);
   out["cache"] = app.cache;
   out["headerPolicy"] = app.header_policy;
+  out["customNginxConfig"] = app.custom_nginx_config;
   return out;
 }
 
@@ -276,6 +277,7 @@ Expected<AppDefinition, std::string> from_json(const nlohmann::json& stored) {
   r.read("rateLimit", app.rate_limit);
   r.read("cache", app.cache);
   r.read("headerPolicy", app.header_policy);
+  r.read("customNginxConfig", app.custom_nginx_config);
   if (!r.ok()) return Unexpected(r.error());
   return app;
 }

@@ -74,6 +74,9 @@ struct AppDefinition {
   int deployed_version = 0;
   std::string node_id;
   std::vector<std::string> tags;  // CapRover's tagName values
+  // CapRover's customNginxConfig. Ours is nginx text included inside the app's server block
+  // (not CapRover's whole-server template); checked by nginx -t before it is stored.
+  std::string custom_nginx_config;
 
   // Ours. Empty rate_limit / header_policy mean "none" / "the default policy".
   std::optional<std::string> rate_limit;  // nginx-style rate, e.g. "10r/s"
@@ -88,7 +91,7 @@ AppDefinition make_app_definition(std::string app_name, bool has_persistent_data
 
 // One element of `data.appDefinitions` in CapRover's GET /api/v2/user/apps/appDefinitions,
 // field for field, so the caprover CLI and web UI read it unchanged. Fields CapRover has and
-// Tyaprover does not implement (httpAuth, customNginxConfig, preDeployFunction, ...) carry
+// Tyaprover does not implement (httpAuth, preDeployFunction, ...) carry
 // CapRover's values for "unset"; our own fields are not included.
 nlohmann::json to_caprover_json(const AppDefinition& app, bool is_app_building = false);
 

@@ -604,6 +604,8 @@ Validated<AppDefinition> apply_update(const AppDefinition& current, const json& 
       read_rate_limit(field("rateLimit"), app.rate_limit),
       read_bool(field("cache"), "cache", app.cache),
       read_header_policy(field("headerPolicy"), app.header_policy),
+      read_string(field("customNginxConfig"), "customNginxConfig", kMaxCustomNginxConfigLength,
+                  app.custom_nginx_config),
   };
   for (auto& p : problems) {
     if (p) return Unexpected(std::move(*p));

@@ -32,6 +32,7 @@ inline constexpr std::size_t kMaxVolumeNameLength = 255;
 inline constexpr std::size_t kMaxImageNameLength = 255;  // Docker's limit on the name part
 inline constexpr std::size_t kMaxImageTagLength = 128;
 inline constexpr std::size_t kMaxDescriptionLength = 8 * 1024;
+inline constexpr std::size_t kMaxCustomNginxConfigLength = 64 * 1024;
 inline constexpr std::size_t kMaxTagNameLength = 64;
 inline constexpr std::size_t kMaxListLength = 100;  // volumes, ports, tags
 

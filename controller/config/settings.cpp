@@ -79,6 +79,87 @@ constexpr std::array kOptions{
     Option{"nginx_pid_file", "CAPTAIN_NGINX_PID_FILE", "--nginx-pid-file",
            "pid file of the local nginx master (/run/nginx.pid)",
            [](Settings& s, std::string_view v) { return set_path(s.nginx_pid_file, v); }},
+    Option{"nginx_reload", "CAPTAIN_NGINX_RELOAD", "",
+           "how nginx is driven: pid (a local master), docker (the nginx_service tasks) or off",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v == "pid") {
+               s.nginx_reload = NginxReload::pid;
+             } else if (v == "docker") {
+               s.nginx_reload = NginxReload::docker;
+             } else if (v == "off") {
+               s.nginx_reload = NginxReload::off;
+             } else {
+               return Unexpected("must be pid, docker or off, not \"" + std::string(v) + "\"");
+             }
+             return ok();
+           }},
+    Option{"nginx_service", "CAPTAIN_NGINX_SERVICE", "",
+           "the Swarm service running nginx for nginx_reload=docker (captain-nginx)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.nginx_service = v;
+             return ok();
+           }},
+    Option{"nginx_binary", "CAPTAIN_NGINX_BINARY", "",
+           "nginx for `nginx -t` with nginx_reload=pid (/usr/sbin/nginx)",
+           [](Settings& s, std::string_view v) { return set_path(s.nginx_binary, v); }},
+    Option{"nginx_module", "CAPTAIN_NGINX_MODULE", "",
+           "ngx_http_captain_module.so as nginx sees it "
+           "(/usr/lib/nginx/modules/ngx_http_captain_module.so)",
+           [](Settings& s, std::string_view v) { return set_path(s.nginx_module, v); }},
+    Option{"nginx_listen", "CAPTAIN_NGINX_LISTEN", "",
+           "where nginx serves apps: PORT or IPv4:PORT (80)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.nginx_listen = v;
+             return ok();
+           }},
+    Option{"nginx_upstream", "CAPTAIN_NGINX_UPSTREAM", "",
+           "how nginx reaches apps: docker-dns (nginx on the overlay network) or published-port "
+           "(nginx on the host, each task's HTTP port published)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v == "docker-dns") {
+               s.nginx_published_ports = false;
+             } else if (v == "published-port") {
+               s.nginx_published_ports = true;
+             } else {
+               return Unexpected("must be docker-dns or published-port, not \"" + std::string(v) +
+                                 "\"");
+             }
+             return ok();
+           }},
+    Option{"nginx_log_dir", "CAPTAIN_NGINX_LOG_DIR", "",
+           "nginx's error.log and access.log (/var/log/nginx)",
+           [](Settings& s, std::string_view v) { return set_path(s.nginx_log_dir, v); }},
+    Option{"nginx_temp_dir", "CAPTAIN_NGINX_TEMP_DIR", "",
+           "nginx's temporary files (/var/lib/nginx/captain)",
+           [](Settings& s, std::string_view v) { return set_path(s.nginx_temp_dir, v); }},
+    Option{"nginx_override_file", "CAPTAIN_NGINX_OVERRIDE_FILE", "",
+           "nginx text included at http level in every tree (none)",
+           [](Settings& s, std::string_view v) { return set_path(s.nginx_override_file, v); }},
+    Option{"metrics_allow", "CAPTAIN_METRICS_ALLOW", "",
+           "addresses/CIDRs (comma-separated) that may read captain.<root>/metrics (127.0.0.1)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             s.metrics_allow.clear();
+             std::size_t start = 0;
+             while (start <= v.size()) {
+               std::size_t comma = v.find(',', start);
+               if (comma == std::string_view::npos) comma = v.size();
+               std::string_view item = v.substr(start, comma - start);
+               while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+               while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+               if (!item.empty()) s.metrics_allow.emplace_back(item);
+               start = comma + 1;
+             }
+             return ok();
+           }},
+    Option{"metrics_token", "CAPTAIN_METRICS_TOKEN", "",
+           "bearer token also required on captain.<root>/metrics (none)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.metrics_token = std::string(v);
+             return ok();
+           }},
     Option{"token_ttl", "CAPTAIN_TOKEN_TTL", "", "lifetime of a login token (7d)",
            [](Settings& s, std::string_view v) -> Expected<void, std::string> {
              auto d = parse_duration(v);

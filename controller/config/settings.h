@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "controller/common/expected.h"
 #include "controller/config/listen_address.h"
@@ -19,6 +20,10 @@ inline constexpr std::string_view kDefaultListen = "127.0.0.1:3000";
 inline constexpr std::string_view kDefaultConfigPath = "/etc/captain/controller.yaml";
 inline constexpr std::string_view kListenEnv = "CAPTAIN_LISTEN";
 
+// How the controller drives nginx: a local master (SIGHUP via its pid file), the tasks of a
+// Swarm service (Docker API), or not at all.
+enum class NginxReload { pid, docker, off };
+
 struct Settings {
   ListenAddress listen;
   std::string data_dir = "/captain/data";  // captain.db lives here
@@ -28,6 +33,17 @@ struct Settings {
   std::string docker_socket = "/var/run/docker.sock";
   std::string nginx_conf_dir = "/captain/generated/nginx";
   std::string nginx_pid_file = "/run/nginx.pid";
+  NginxReload nginx_reload = NginxReload::pid;
+  std::string nginx_service = "captain-nginx";
+  std::string nginx_binary = "/usr/sbin/nginx";
+  std::string nginx_module = "/usr/lib/nginx/modules/ngx_http_captain_module.so";
+  std::string nginx_listen = "80";
+  bool nginx_published_ports = false;  // nginx_upstream=published-port
+  std::string nginx_log_dir = "/var/log/nginx";
+  std::string nginx_temp_dir = "/var/lib/nginx/captain";
+  std::string nginx_override_file;  // empty: none
+  std::vector<std::string> metrics_allow{"127.0.0.1"};
+  std::optional<std::string> metrics_token;
   std::chrono::seconds token_ttl{std::chrono::hours(24 * 7)};
   std::chrono::seconds secret_rotation{std::chrono::hours(24 * 30)};
   std::size_t max_body_bytes = 8 * 1024 * 1024;

@@ -123,6 +123,11 @@ std::vector<std::string> Deployer::orphans() const {
   return orphans_;
 }
 
+bool Deployer::rolling_out() const {
+  std::lock_guard lock(mutex_);
+  return !rollouts_.empty() || !running_.empty() || !queue_.empty();
+}
+
 // ---- monitor -------------------------------------------------------------------------------
 
 void Deployer::monitor_loop() {
@@ -372,6 +377,7 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
   inputs.version = static_cast<int>(target->version);
   inputs.network = *network;
   inputs.update_monitor_ns = options_.update_monitor.count() * swarm::kNanosPerSecond;
+  inputs.publish_http_port = options_.publish_http_port;
   const Json spec = swarm::build_service_spec(*state.definition, inputs);
 
   auto ensure_image = [&]() -> std::optional<swarm::DockerError> {

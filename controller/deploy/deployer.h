@@ -44,6 +44,7 @@ struct DeployerOptions {
   std::chrono::milliseconds poll_interval{500};
   std::chrono::milliseconds ping_interval{2000};
   int workers = 4;
+  bool publish_http_port = false;  // ServiceSpecInputs::publish_http_port
 };
 
 struct DeployOutcome {
@@ -76,6 +77,8 @@ class Deployer {
   std::string check_docker();
   // Services labeled as ours whose app is not in the store (reported, never removed).
   std::vector<std::string> orphans() const;
+  // Whether a rollout is being tracked now (routing follows tasks closely meanwhile).
+  bool rolling_out() const;
 
   // After each recorded outcome (the app list shows isAppBuilding and deployedVersion).
   void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }

@@ -101,6 +101,7 @@ Expected<fs::path, PipelineError> ConfigPipeline::write_generation(
 }
 
 Expected<void, PipelineError> ConfigPipeline::nginx_test(const fs::path& generation) {
+  if (options_.control) return options_.control->test(generation / "nginx.conf");
   auto ran = process::run_command(
       {options_.nginx_binary, "-t", "-q", "-c", (generation / "nginx.conf").string()},
       options_.test_timeout);
@@ -136,14 +137,17 @@ Expected<void, PipelineError> ConfigPipeline::point_current_at(const fs::path& g
   return {};
 }
 
-Expected<void, PipelineError> ConfigPipeline::reload() {
-  if (options_.pid_file.empty()) return {};
+Expected<bool, PipelineError> ConfigPipeline::reload() {
+  if (options_.control) return options_.control->reload();
+  return reload_local_master();
+}
+
+Expected<bool, PipelineError> ConfigPipeline::reload_local_master() {
+  if (options_.pid_file.empty()) return false;
   std::ifstream in(options_.pid_file);
   long pid = 0;
-  if (!(in >> pid) || pid <= 1) {
-    return Unexpected(PipelineError{PipelineError::Kind::reload_failed,
-                                    "no nginx master pid in " + options_.pid_file.string()});
-  }
+  // No pid file, or a stale one after a reboot: no master runs; it starts with `current`.
+  if (!(in >> pid) || pid <= 1 || ::kill(static_cast<pid_t>(pid), 0) != 0) return false;
   const auto before = children_of(pid);
   if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
     return Unexpected(PipelineError{
@@ -162,7 +166,7 @@ Expected<void, PipelineError> ConfigPipeline::reload() {
     const bool fresh = !now.empty() && std::none_of(now.begin(), now.end(), [&](const auto& c) {
       return std::binary_search(before.begin(), before.end(), c);
     });
-    if (fresh) return {};
+    if (fresh) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return Unexpected(PipelineError{PipelineError::Kind::reload_failed,
@@ -190,13 +194,15 @@ Expected<void, PipelineError> ConfigPipeline::apply(const std::vector<ConfigFile
   std::error_code ec;
   const fs::path previous = fs::read_symlink(options_.conf_dir / kCurrent, ec);
   if (auto swapped = point_current_at(*generation); !swapped) return swapped;
-  if (auto reloaded = reload(); !reloaded) {
+  auto reloaded = reload();
+  if (!reloaded) {
     if (!previous.empty()) {
       (void)point_current_at(options_.conf_dir / previous);
       (void)reload();
     }
-    return reloaded;
+    return Unexpected(reloaded.error());
   }
+  last_reloaded_ = *reloaded;
   prune();
   return {};
 }

@@ -5,6 +5,7 @@
 //   point <conf_dir>/current at it (atomic rename of a symlink)
 //   SIGHUP the master (pid file), wait for new workers
 //                                                 unhealthy → point current back, HUP again
+//   (or whatever NginxControl does instead, e.g. the captain-nginx containers via Docker)
 //
 // The master runs with `-c <conf_dir>/current/nginx.conf`, so relative includes in the tree
 // resolve inside the generation it was started or reloaded with, and after a host reboot it
@@ -15,6 +16,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,17 @@ struct ConfigFile {
   std::string content;
 };
 
+struct PipelineError;
+
+// How a tree is validated and put live. Unset in PipelineOptions: the local nginx binary
+// (`nginx -t -c`) and a SIGHUP to the master in pid_file.
+struct NginxControl {
+  std::function<Expected<void, PipelineError>(const std::filesystem::path& conf)> test;
+  // Reloads the running nginx onto `current`; false when no nginx runs (it will start with
+  // `current`, so the swap alone puts the tree live).
+  std::function<Expected<bool, PipelineError>()> reload;
+};
+
 struct PipelineOptions {
   std::filesystem::path conf_dir;
   std::string nginx_binary = "/usr/sbin/nginx";
@@ -34,6 +48,7 @@ struct PipelineOptions {
   std::chrono::milliseconds test_timeout{30'000};
   std::chrono::milliseconds reload_timeout{10'000};
   int keep_generations = 3;
+  std::optional<NginxControl> control;
 };
 
 struct PipelineError {
@@ -57,17 +72,21 @@ class ConfigPipeline {
 
   // What the master's -c points at.
   std::filesystem::path live_conf() const;
+  // Whether the last successful apply() reloaded a running nginx (false: none was running).
+  bool last_apply_reloaded() const { return last_reloaded_; }
 
  private:
   Expected<std::filesystem::path, PipelineError> write_generation(
       const std::vector<ConfigFile>& files);
   Expected<void, PipelineError> nginx_test(const std::filesystem::path& generation);
   Expected<void, PipelineError> point_current_at(const std::filesystem::path& generation);
-  Expected<void, PipelineError> reload();
+  Expected<bool, PipelineError> reload();
+  Expected<bool, PipelineError> reload_local_master();
   void prune();
 
   PipelineOptions options_;
   unsigned long next_generation_ = 0;
+  bool last_reloaded_ = false;
 };
 
 // Refuses paths that could leave the tree: absolute, empty, "." / ".." components.

@@ -244,6 +244,56 @@ DockerResult<Json> DockerClient::list_tasks(const std::string& service_name, Urg
                     true, urgency});
 }
 
+DockerResult<Json> DockerClient::list_wanted_tasks(Urgency urgency) {
+  return call_json(
+      {"tasks", "GET", "/tasks?filters=" + filters("desired-state", "running"), nullptr, true,
+       urgency});
+}
+
+DockerResult<bool> DockerClient::signal_container(const std::string& id, const std::string& signal,
+                                                  Urgency urgency) {
+  auto sent = call_json({"containers", "POST",
+                         "/containers/" + url_encode(id) + "/kill?signal=" + url_encode(signal),
+                         nullptr, false, urgency});  // a signal sent twice is two reloads
+  if (!sent) {
+    if (sent.error().kind == DockerError::Kind::not_found) return false;
+    return Unexpected(sent.error());
+  }
+  return true;
+}
+
+DockerResult<ExecResult> DockerClient::exec(const std::string& container_id,
+                                            const std::vector<std::string>& command,
+                                            std::chrono::milliseconds timeout) {
+  const Json create{{"AttachStdout", true}, {"AttachStderr", true}, {"Cmd", command}};
+  auto created = call_json({"containers", "POST",
+                            "/containers/" + url_encode(container_id) + "/exec", &create, false,
+                            Urgency::interactive});
+  if (!created) return Unexpected(created.error());
+  if (!created->is_object() || !(*created)["Id"].is_string()) {
+    return Unexpected(DockerError{DockerError::Kind::unexpected, 200, "exec create: no Id"});
+  }
+  const std::string id = (*created)["Id"].get<std::string>();
+  const Json start{{"Detach", false}, {"Tty", false}};
+  // Not retried: running the command twice is not the same as once.
+  auto started = call({"containers", "POST", "/exec/" + url_encode(id) + "/start", &start, false,
+                       Urgency::interactive, timeout});
+  if (!started) return Unexpected(started.error());
+  if (started->status < 200 || started->status > 299) {
+    return Unexpected(unexpected_reply(*started));
+  }
+  auto inspected =
+      call_json({"containers", "GET", "/exec/" + url_encode(id) + "/json", nullptr, true,
+                 Urgency::interactive});
+  if (!inspected) return Unexpected(inspected.error());
+  ExecResult result;
+  result.output = demultiplex_stream(started->body);
+  if (inspected->is_object() && (*inspected)["ExitCode"].is_number_integer()) {
+    result.exit_code = (*inspected)["ExitCode"].get<int>();
+  }
+  return result;
+}
+
 DockerResult<bool> DockerClient::image_present(const std::string& image, Urgency urgency) {
   auto found = call_json(
       {"images", "GET", "/images/" + url_encode(image) + "/json", nullptr, true, urgency});
@@ -303,6 +353,22 @@ DockerResult<bool> DockerClient::remove_volume(const std::string& name, Urgency 
     return Unexpected(removed.error());
   }
   return true;
+}
+
+std::string demultiplex_stream(const std::string& body) {
+  // Frames: [stream type 0|1|2, 0, 0, 0, size as big-endian uint32] then size bytes.
+  std::string out;
+  std::size_t at = 0;
+  while (at + 8 <= body.size()) {
+    const auto type = static_cast<unsigned char>(body[at]);
+    if (type > 2 || body[at + 1] != 0 || body[at + 2] != 0 || body[at + 3] != 0) return body;
+    std::size_t size = 0;
+    for (int i = 4; i < 8; ++i) size = (size << 8) | static_cast<unsigned char>(body[at + i]);
+    if (at + 8 + size > body.size()) return body;
+    out.append(body, at + 8, size);
+    at += 8 + size;
+  }
+  return at == body.size() ? out : body;
 }
 
 std::string registry_auth_header(const std::string& username, const std::string& password,

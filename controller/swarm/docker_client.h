@@ -43,6 +43,15 @@ struct DockerClientOptions {
   std::string registry_auth;
 };
 
+struct ExecResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Docker's multiplexed exec/attach stream (8-byte frame headers) to its payload text; a body
+// that is not framed (a TTY) comes back unchanged.
+std::string demultiplex_stream(const std::string& body);
+
 class DockerClient {
  public:
   using Json = nlohmann::json;
@@ -71,6 +80,17 @@ class DockerClient {
   // false when there was no such service.
   DockerResult<bool> remove_service(const std::string& name, Urgency urgency);
   DockerResult<Json> list_tasks(const std::string& service_name, Urgency urgency);
+  // Every task Swarm wants running, of any service (one call for the routing table).
+  DockerResult<Json> list_wanted_tasks(Urgency urgency);
+
+  // POST /containers/{id}/kill?signal=...; false when there was no such container.
+  DockerResult<bool> signal_container(const std::string& id, const std::string& signal,
+                                      Urgency urgency);
+  // Runs `command` in a running container and waits for it (the output is bounded by Docker's
+  // stream; stdout and stderr interleaved as written).
+  DockerResult<ExecResult> exec(const std::string& container_id,
+                                const std::vector<std::string>& command,
+                                std::chrono::milliseconds timeout);
 
   DockerResult<bool> image_present(const std::string& image, Urgency urgency);
   // Pulls `image` (the tag "latest" when it names none); errors reported inside the progress

@@ -65,13 +65,19 @@ json task_template(const apps::AppDefinition& app, const ServiceSpecInputs& in) 
   return task;
 }
 
-json endpoint_spec(const apps::AppDefinition& app) {
+json endpoint_spec(const apps::AppDefinition& app, bool publish_http_port) {
   json ports = json::array();
   for (const apps::PortMapping& p : app.ports) {
     ports.push_back({{"Protocol", "tcp"},
                      {"TargetPort", p.container_port},
                      {"PublishedPort", p.host_port},
                      {"PublishMode", "ingress"}});
+  }
+  if (publish_http_port && !app.not_expose_as_web_app) {
+    // No PublishedPort: Docker picks a free one per task. (Docker drops a zero from the stored
+    // spec, so sending 0 would read back as drift on every reconcile.)
+    ports.push_back(
+        {{"Protocol", "tcp"}, {"TargetPort", app.container_http_port}, {"PublishMode", "host"}});
   }
   return {{"Mode", "vip"}, {"Ports", std::move(ports)}};
 }
@@ -104,7 +110,7 @@ json build_service_spec(const apps::AppDefinition& app, const ServiceSpecInputs&
         {"Monitor", in.update_monitor_ns},
         {"MaxFailureRatio", 0.0}}},
       {"RollbackConfig", {{"Parallelism", 1}, {"Order", order}, {"FailureAction", "pause"}}},
-      {"EndpointSpec", endpoint_spec(app)},
+      {"EndpointSpec", endpoint_spec(app, in.publish_http_port)},
   };
 }
 

@@ -46,6 +46,10 @@ struct ServiceSpecInputs {
   std::int64_t update_monitor_ns = kUpdateMonitorNanos;
   std::optional<Healthcheck> healthcheck;
   std::optional<ResourceLimits> resources;
+  // nginx outside the overlay network: every task publishes containerHttpPort on the host
+  // (PublishMode host, a port Docker picks; Task.Status.PortStatus tells which) so nginx can
+  // reach each task. Never for an app not exposed as a web app.
+  bool publish_http_port = false;
 };
 
 // `srv-captain--<app>`: the Swarm service name and its DNS alias on the overlay network.

@@ -126,6 +126,17 @@ TEST(ServiceSpec, CustomNetworkAndNoPorts) {
   EXPECT_EQ(spec["Labels"]["captain.app"], "bare");
 }
 
+TEST(ServiceSpec, PublishedHttpPortIsHostModeWithADockerChosenPort) {
+  apps::AppDefinition app = apps::make_app_definition("web", false);
+  app.container_http_port = 8080;
+  ServiceSpecInputs in = full_inputs();
+  in.publish_http_port = true;
+  EXPECT_EQ(build_service_spec(app, in)["EndpointSpec"]["Ports"],
+            json::parse(R"([{"Protocol": "tcp", "TargetPort": 8080, "PublishMode": "host"}])"));
+  app.not_expose_as_web_app = true;  // nothing for nginx to reach
+  EXPECT_EQ(build_service_spec(app, in)["EndpointSpec"]["Ports"], json::array());
+}
+
 TEST(ServiceSpec, HealthcheckAndResourcesOnlyWhenGiven) {
   ServiceSpecInputs in = full_inputs();
   json spec = build_service_spec(full_app(), in);
