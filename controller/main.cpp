@@ -72,8 +72,8 @@ captain::nginx::NginxManagerOptions nginx_options(const captain::config::Setting
   o.pipeline.conf_dir = settings.nginx_conf_dir;
   o.pipeline.nginx_binary = settings.nginx_binary;
   if (settings.nginx_reload == captain::config::NginxReload::docker) {
-    o.pipeline.control = nginx::docker_nginx_control(docker, settings.nginx_service,
-                                                     settings.nginx_conf_dir, log);
+    o.pipeline.control =
+        nginx::docker_nginx_control(docker, settings.nginx_service, settings.nginx_conf_dir, log);
   } else {
     o.pipeline.pid_file = settings.nginx_pid_file;
     // nginx -t and the master need these to exist; nginx itself does not create parents.
@@ -166,12 +166,13 @@ int run(int argc, char** argv) {
     if (nginx) nginx->request_render();
   });
 
-  captain::api::ApiServices services{**db,     **sessions, audit,    metrics, builds,
-                                     settings, log,        app_list, deployer, {}, {}};
+  captain::api::ApiServices services{**db, **sessions, audit,    metrics, builds, settings,
+                                     log,  app_list,   deployer, {},      {}};
   if (nginx) {
     services.nginx_changed = [&nginx] { nginx->request_render(); };
-    services.nginx_check = [&nginx](const captain::apps::AppDefinition& app) {
-      return nginx->check(app);
+    services.nginx_check = [&nginx](captain::store::Transaction& tx,
+                                    const captain::apps::AppDefinition& app) {
+      return nginx->check(tx, app);
     };
   }
 

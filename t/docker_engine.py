@@ -192,6 +192,8 @@ class DockerEngine:
                     "--opt", f"com.docker.network.bridge.name={self.gwbridge_interface}",
                     "--opt", "com.docker.network.bridge.enable_icc=false",
                     "--opt", "com.docker.network.bridge.enable_ip_masquerade=false",
+                    # Ports tasks publish in host mode listen on loopback only (docker-proxy).
+                    "--opt", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1",
                     "docker_gwbridge", timeout=60)
         listen = _free_port(socket.SOCK_STREAM)
         data_path = _free_port(socket.SOCK_DGRAM)  # VXLAN; 4789 may be taken by another swarm

@@ -33,7 +33,8 @@ struct ApiServices {
   // nginx: told after every committed change; asked before an app change that nginx would
   // see is stored (nullopt: fine, else nginx's refusal for 1116). Unset when nginx_reload=off.
   std::function<void()> nginx_changed;
-  std::function<std::optional<std::string>(const apps::AppDefinition&)> nginx_check;
+  std::function<std::optional<std::string>(store::Transaction&, const apps::AppDefinition&)>
+      nginx_check;
 };
 
 // The envelope for a store failure: precise for the kinds a client can act on (not found,

@@ -113,7 +113,7 @@ ApiResult update_app(ApiServices& services, Call& call) {
                  return refuse(ApiStatus::illegal_parameter, updated.error().message);
                }
                if (services.nginx_check && nginx_sees_change(*current, *updated)) {
-                 if (auto refused = services.nginx_check(*updated)) {
+                 if (auto refused = services.nginx_check(tx, *updated)) {
                    return refuse(ApiStatus::nginx_validation_failed,
                                  "nginx refused the configuration for app \"" + name +
                                      "\"; nothing was changed: " + *refused);

@@ -85,10 +85,10 @@ std::string proxy_headers(bool websocket) {
 // One exposed app, checked: everything the server block needs.
 struct AppServer {
   const apps::AppDefinition* app;
-  std::vector<std::string> names;  // <app>.<root> first, then the custom domains
-  std::string upstream;            // empty: not routable
+  std::vector<std::string> names;    // <app>.<root> first, then the custom domains
+  std::string upstream;              // empty: not routable
   std::vector<std::uint16_t> ports;  // published_port mode: the running tasks' host ports
-  std::string snippet;             // checked text, empty when none
+  std::string snippet;               // checked text, empty when none
   bool has_snippet = false;
 };
 
@@ -324,8 +324,8 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
     if (auto size = check_size(in.cache_zone_size, "cacheZoneSize"); !size) {
       return fail("", size.error());
     }
-    conf += "    captain_cache_zone name=" + std::string(kCacheZone) + " size=" +
-            in.cache_zone_size + ";\n";
+    conf += "    captain_cache_zone name=" + std::string(kCacheZone) +
+            " size=" + in.cache_zone_size + ";\n";
   }
   for (const auto& s : servers) {
     if (!s.app->rate_limit) continue;

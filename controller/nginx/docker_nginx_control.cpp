@@ -54,12 +54,12 @@ NginxControl docker_nginx_control(swarm::DockerClient& docker, std::string servi
                  {{"service", service}});
         return {};
       }
-      return Unexpected(PipelineError{PipelineError::Kind::reload_failed,
-                                      "no running " + service +
-                                          " task to validate the configuration with"});
+      return Unexpected(
+          PipelineError{PipelineError::Kind::reload_failed,
+                        "no running " + service + " task to validate the configuration with"});
     }
-    auto ran = docker.exec(running->front(), {"nginx", "-t", "-q", "-c", conf.string()},
-                           kTestTimeout);
+    auto ran =
+        docker.exec(running->front(), {"nginx", "-t", "-q", "-c", conf.string()}, kTestTimeout);
     if (!ran) return docker_failure("cannot run nginx -t in " + service, ran.error());
     if (ran->exit_code == 0) return {};
     std::string message = ran->output;

@@ -29,9 +29,8 @@ std::string app_of_refused_snippet(const std::string& message) {
 
 }  // namespace
 
-NginxManager::NginxManager(store::Database& db, swarm::DockerClient& docker,
-                           logging::JsonLog& log, NginxManagerOptions options,
-                           std::function<bool()> busy)
+NginxManager::NginxManager(store::Database& db, swarm::DockerClient& docker, logging::JsonLog& log,
+                           NginxManagerOptions options, std::function<bool()> busy)
     : db_(db),
       docker_(docker),
       log_(log),
@@ -39,7 +38,9 @@ NginxManager::NginxManager(store::Database& db, swarm::DockerClient& docker,
       busy_(std::move(busy)),
       pipeline_(options_.pipeline) {}
 
-NginxManager::~NginxManager() { stop(); }
+NginxManager::~NginxManager() {
+  stop();
+}
 
 void NginxManager::start() {
   std::lock_guard lock(mutex_);
@@ -232,26 +233,23 @@ void NginxManager::render_and_apply() {
   refused_tree_.reset();
   ++applied_;
   if (pipeline_.last_apply_reloaded()) ++reloads_;
-  state_ = pipeline_.last_apply_reloaded() ? "ok" : "ok (nginx not running; it starts with "
-                                                    "the generated configuration)";
-  log_.info("nginx configuration applied",
-            {{"apps", snap->apps.size()},
-             {"routable", snap->routing.routable_apps.size()},
-             {"reloaded", pipeline_.last_apply_reloaded()}});
+  state_ = pipeline_.last_apply_reloaded() ? "ok"
+                                           : "ok (nginx not running; it starts with "
+                                             "the generated configuration)";
+  log_.info("nginx configuration applied", {{"apps", snap->apps.size()},
+                                            {"routable", snap->routing.routable_apps.size()},
+                                            {"reloaded", pipeline_.last_apply_reloaded()}});
 }
 
-std::optional<std::string> NginxManager::check(const apps::AppDefinition& candidate) {
+std::optional<std::string> NginxManager::check(store::Transaction& tx,
+                                               const apps::AppDefinition& candidate) {
   Snapshot snap;
-  auto read = db_.read([&](store::Transaction& tx) -> store::Status {
-    auto records = store::AppStore().list(tx);
-    if (!records) return Unexpected(records.error());
-    for (const auto& record : *records) {
-      auto app = apps::from_json(record.definition);
-      if (app && app->app_name != candidate.app_name) snap.apps.push_back(std::move(*app));
-    }
-    return {};
-  });
-  if (!read) return "store: " + read.error().message;
+  auto records = store::AppStore().list(tx);
+  if (!records) return "store: " + records.error().message;
+  for (const auto& record : *records) {
+    auto app = apps::from_json(record.definition);
+    if (app && app->app_name != candidate.app_name) snap.apps.push_back(std::move(*app));
+  }
   snap.apps.push_back(candidate);
   std::lock_guard pipeline_lock(pipeline_mutex_);
   snap.routing = last_routing_;

@@ -55,8 +55,9 @@ class NginxManager {
   void request_render();
 
   // Would the tree with `candidate` in place of the stored app (or added) pass our checks and
-  // `nginx -t`? nullopt if so, else the message for the API (1116).
-  std::optional<std::string> check(const apps::AppDefinition& candidate);
+  // `nginx -t`? nullopt if so, else the message for the API (1116). The other apps are read
+  // through `tx`, the API call's own transaction.
+  std::optional<std::string> check(store::Transaction& tx, const apps::AppDefinition& candidate);
 
   // "ok" when the last render went live, else why not (for /health/ready).
   std::string state() const;

@@ -200,8 +200,9 @@ Checked<std::string> check_size(std::string_view size, std::string_view field) {
   std::size_t digits = 0;
   while (digits < size.size() && is_digit(size[digits])) ++digits;
   const std::string_view unit = size.substr(digits);
-  const bool unit_ok = unit.empty() || (unit.size() == 1 && std::string_view("kKmMgG").find(
-                                                                 unit[0]) != std::string_view::npos);
+  const bool unit_ok =
+      unit.empty() ||
+      (unit.size() == 1 && std::string_view("kKmMgG").find(unit[0]) != std::string_view::npos);
   if (digits == 0 || digits > 9 || !unit_ok) {
     return refuse(field, size, "is not a size such as 512k or 64m");
   }

@@ -245,9 +245,8 @@ DockerResult<Json> DockerClient::list_tasks(const std::string& service_name, Urg
 }
 
 DockerResult<Json> DockerClient::list_wanted_tasks(Urgency urgency) {
-  return call_json(
-      {"tasks", "GET", "/tasks?filters=" + filters("desired-state", "running"), nullptr, true,
-       urgency});
+  return call_json({"tasks", "GET", "/tasks?filters=" + filters("desired-state", "running"),
+                    nullptr, true, urgency});
 }
 
 DockerResult<bool> DockerClient::signal_container(const std::string& id, const std::string& signal,
@@ -266,9 +265,9 @@ DockerResult<ExecResult> DockerClient::exec(const std::string& container_id,
                                             const std::vector<std::string>& command,
                                             std::chrono::milliseconds timeout) {
   const Json create{{"AttachStdout", true}, {"AttachStderr", true}, {"Cmd", command}};
-  auto created = call_json({"containers", "POST",
-                            "/containers/" + url_encode(container_id) + "/exec", &create, false,
-                            Urgency::interactive});
+  auto created =
+      call_json({"containers", "POST", "/containers/" + url_encode(container_id) + "/exec", &create,
+                 false, Urgency::interactive});
   if (!created) return Unexpected(created.error());
   if (!created->is_object() || !(*created)["Id"].is_string()) {
     return Unexpected(DockerError{DockerError::Kind::unexpected, 200, "exec create: no Id"});
@@ -282,9 +281,8 @@ DockerResult<ExecResult> DockerClient::exec(const std::string& container_id,
   if (started->status < 200 || started->status > 299) {
     return Unexpected(unexpected_reply(*started));
   }
-  auto inspected =
-      call_json({"containers", "GET", "/exec/" + url_encode(id) + "/json", nullptr, true,
-                 Urgency::interactive});
+  auto inspected = call_json({"containers", "GET", "/exec/" + url_encode(id) + "/json", nullptr,
+                              true, Urgency::interactive});
   if (!inspected) return Unexpected(inspected.error());
   ExecResult result;
   result.output = demultiplex_stream(started->body);

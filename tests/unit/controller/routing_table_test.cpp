@@ -22,15 +22,16 @@ Json task(const std::string& service, const std::string& state, const std::strin
 }
 
 Json host_port(int target, int published, const char* mode = "host") {
-  return {{"Protocol", "tcp"}, {"TargetPort", target}, {"PublishedPort", published},
+  return {{"Protocol", "tcp"},
+          {"TargetPort", target},
+          {"PublishedPort", published},
           {"PublishMode", mode}};
 }
 
 TEST(RoutingTable, AnAppIsRoutableOnlyWithARunningTask) {
-  const Json tasks = Json::array({task("s-web", "running", "running"),
-                                  task("s-api", "starting", "running"),
-                                  task("s-api", "running", "shutdown"),
-                                  task("s-nolabel", "running", "running")});
+  const Json tasks =
+      Json::array({task("s-web", "running", "running"), task("s-api", "starting", "running"),
+                   task("s-api", "running", "shutdown"), task("s-nolabel", "running", "running")});
   const RoutingTable table = routing_from_swarm(kServices, tasks, {});
   EXPECT_EQ(table.routable_apps, std::set<std::string>{"web"});
   EXPECT_TRUE(table.published_ports.empty());
@@ -38,7 +39,8 @@ TEST(RoutingTable, AnAppIsRoutableOnlyWithARunningTask) {
 
 TEST(RoutingTable, PublishedPortsOfEveryRunningTaskOnTheHttpPort) {
   const Json tasks = Json::array(
-      {task("s-web", "running", "running", Json::array({host_port(80, 30001), host_port(22, 30002)})),
+      {task("s-web", "running", "running",
+            Json::array({host_port(80, 30001), host_port(22, 30002)})),
        task("s-web", "running", "running", Json::array({host_port(80, 30000)})),
        task("s-web", "running", "running", Json::array({host_port(80, 30000)})),
        task("s-web", "preparing", "running", Json::array({host_port(80, 30009)})),
