@@ -186,11 +186,17 @@ std::optional<RenderedTree> NginxManager::render_checked(RenderInputs in, bool t
 }
 
 void NginxManager::render_and_apply() {
+  using Clock = std::chrono::steady_clock;
+  const auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+  };
+  const auto started = Clock::now();
   std::string why;
   auto snap = snapshot(why);
   std::lock_guard pipeline_lock(pipeline_mutex_);
   std::optional<RenderedTree> tree;
   if (snap) tree = render_checked(inputs_for(*snap), false, why);
+  const auto rendered_ms = ms_since(started);
   if (!tree) {
     log_.error("nginx configuration not rendered", {{"error", why}});
     std::lock_guard lock(mutex_);
@@ -203,6 +209,7 @@ void NginxManager::render_and_apply() {
     ++skipped_;
     return;
   }
+  const auto apply_started = Clock::now();
   auto applied = pipeline_.apply(files_of(*tree));
   if (!applied && applied.error().kind == PipelineError::Kind::invalid_config &&
       !app_of_refused_snippet(applied.error().message).empty()) {
@@ -236,9 +243,13 @@ void NginxManager::render_and_apply() {
   state_ = pipeline_.last_apply_reloaded() ? "ok"
                                            : "ok (nginx not running; it starts with "
                                              "the generated configuration)";
+  // render_ms: store + Swarm reads and rendering; apply_ms: write, nginx -t, swap, reload until new
+  // workers run.
   log_.info("nginx configuration applied", {{"apps", snap->apps.size()},
                                             {"routable", snap->routing.routable_apps.size()},
-                                            {"reloaded", pipeline_.last_apply_reloaded()}});
+                                            {"reloaded", pipeline_.last_apply_reloaded()},
+                                            {"render_ms", rendered_ms},
+                                            {"apply_ms", ms_since(apply_started)}});
 }
 
 std::optional<std::string> NginxManager::check(store::Transaction& tx,
