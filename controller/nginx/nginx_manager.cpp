@@ -111,9 +111,11 @@ std::optional<NginxManager::Snapshot> NginxManager::snapshot(std::string& why) {
   }
   std::map<std::string, int> http_ports;
   for (const auto& app : snap.apps) http_ports[app.app_name] = app.container_http_port;
+  // Interactive: a few quick attempts. Routing must follow tasks closely, and when Docker is
+  // away the last routing stays (below) instead of the render waiting out long back-offs.
   auto services = docker_.list_services(std::string(swarm::kManagedLabel) + "=true",
-                                        swarm::Urgency::background);
-  auto tasks = services ? docker_.list_wanted_tasks(swarm::Urgency::background)
+                                        swarm::Urgency::interactive);
+  auto tasks = services ? docker_.list_wanted_tasks(swarm::Urgency::interactive)
                         : swarm::DockerResult<nlohmann::json>(Unexpected(services.error()));
   if (services && tasks) {
     snap.routing = routing_from_swarm(*services, *tasks, http_ports);
