@@ -190,9 +190,11 @@ def main():
     engine.socket = os.path.abspath(options.socket)
     engine.host = "unix://" + engine.socket
     timings = {}
-    image = build_all(engine, workdir, timings)
+    tar_path = make_base_tarball(workdir, timings)
+    import_base(engine, tar_path, timings)
+    image = build_captain_nginx(engine, workdir, timings)
     total = sum(timings.values())
-    print(f"captain_images: built {image} in {total:.1f} s; base tarball kept in {workdir}")
+    print(f"captain_images: built {image} in {total:.1f} s; base tarball: {tar_path}")
 
 
 if __name__ == "__main__":
