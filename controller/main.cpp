@@ -56,11 +56,12 @@ captain::nginx::NginxManagerOptions nginx_options(const captain::config::Setting
   nginx::NginxManagerOptions o;
   nginx::RenderInputs& in = o.base;
   in.root_domain = settings.root_domain;
-  in.controller = settings.listen;
+  in.controller = settings.nginx_controller.value_or(settings.listen);
   in.module_path = settings.nginx_module;
   in.http_listen = settings.nginx_listen;
   in.upstream_mode = settings.nginx_published_ports ? nginx::UpstreamMode::published_port
                                                     : nginx::UpstreamMode::docker_dns;
+  in.resolve_tasks = settings.nginx_resolve_tasks;
   in.metrics.allow = settings.metrics_allow;
   in.metrics.bearer_token = settings.metrics_token;
   in.paths.pid = settings.nginx_pid_file;

@@ -209,7 +209,9 @@ def test_controller_renders_and_nginx_proxies_an_app_by_docker_dns(
         CAPTAIN_DOCKER_BREAKER_RESET="3s", CAPTAIN_DEPLOY_TIMEOUT="120s",
         CAPTAIN_ROOT_DOMAIN=ROOT_DOMAIN,
         CAPTAIN_NGINX_RELOAD="docker", CAPTAIN_NGINX_SERVICE=NGINX_SERVICE,
-        CAPTAIN_NGINX_UPSTREAM="docker-dns", CAPTAIN_NGINX_CONF_DIR=str(conf_dir),
+        # Task addresses through Docker's DNS (tasks.srv-captain--web): the service's virtual
+        # IP needs iptables (IPVS), which this test engine runs without.
+        CAPTAIN_NGINX_UPSTREAM="docker-dns-tasks", CAPTAIN_NGINX_CONF_DIR=str(conf_dir),
         CAPTAIN_NGINX_LISTEN="80", CAPTAIN_NGINX_MODULE=MODULE,
         CAPTAIN_NGINX_LOG_DIR="/var/log/nginx", CAPTAIN_NGINX_TEMP_DIR="/var/lib/nginx/captain")
     controller = start_controller("--listen", f"127.0.0.1:{api_port}", env=env)

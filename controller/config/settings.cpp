@@ -115,17 +115,24 @@ constexpr std::array kOptions{
              return ok();
            }},
     Option{"nginx_upstream", "CAPTAIN_NGINX_UPSTREAM", "",
-           "how nginx reaches apps: docker-dns (nginx on the overlay network) or published-port "
+           "how nginx reaches apps: docker-dns (nginx on the overlay network, the service's "
+           "virtual IP), docker-dns-tasks (the same, each task's own address) or published-port "
            "(nginx on the host, each task's HTTP port published)",
            [](Settings& s, std::string_view v) -> Expected<void, std::string> {
-             if (v == "docker-dns") {
-               s.nginx_published_ports = false;
-             } else if (v == "published-port") {
-               s.nginx_published_ports = true;
-             } else {
-               return Unexpected("must be docker-dns or published-port, not \"" + std::string(v) +
-                                 "\"");
+             s.nginx_published_ports = v == "published-port";
+             s.nginx_resolve_tasks = v == "docker-dns-tasks";
+             if (v != "docker-dns" && v != "docker-dns-tasks" && v != "published-port") {
+               return Unexpected("must be docker-dns, docker-dns-tasks or published-port, not \"" +
+                                 std::string(v) + "\"");
              }
+             return ok();
+           }},
+    Option{"nginx_controller", "CAPTAIN_NGINX_CONTROLLER", "",
+           "HOST:PORT where nginx reaches the controller's API for captain.<root> (listen)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto parsed = parse_listen_address(v);
+             if (!parsed) return Unexpected(parsed.error());
+             s.nginx_controller = std::move(*parsed);
              return ok();
            }},
     Option{"nginx_log_dir", "CAPTAIN_NGINX_LOG_DIR", "",

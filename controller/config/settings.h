@@ -39,6 +39,9 @@ struct Settings {
   std::string nginx_module = "/usr/lib/nginx/modules/ngx_http_captain_module.so";
   std::string nginx_listen = "80";
   bool nginx_published_ports = false;  // nginx_upstream=published-port
+  bool nginx_resolve_tasks = false;    // nginx_upstream=docker-dns-tasks
+  // The controller's API as nginx reaches it (captain.<root>); unset: the listen address.
+  std::optional<ListenAddress> nginx_controller;
   std::string nginx_log_dir = "/var/log/nginx";
   std::string nginx_temp_dir = "/var/lib/nginx/captain";
   std::string nginx_override_file;  // empty: none

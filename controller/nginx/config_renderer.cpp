@@ -136,6 +136,13 @@ std::string render_app(const AppServer& s, const RenderInputs& in) {
         "        # starts even while the service name does not resolve.\n";
     out += "        set $captain_upstream " + s.upstream + ";\n";
     out += "        proxy_pass $captain_upstream;\n";
+    if (in.resolve_tasks) {
+      out +=
+          "        # A task that just stopped may still be in the resolver's cache: move on to\n"
+          "        # another task's address quickly.\n"
+          "        proxy_connect_timeout 5s;\n"
+          "        proxy_next_upstream error timeout;\n";
+    }
     out += proxy_headers(app.websocket_support);
   } else {
     out += "        proxy_pass " + s.upstream + ";\n";
@@ -251,8 +258,8 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
     }
     if (in.routable_apps.count(app.app_name) != 0) {
       if (in.upstream_mode == UpstreamMode::docker_dns) {
-        s.upstream =
-            "http://srv-captain--" + app.app_name + ":" + std::to_string(app.container_http_port);
+        s.upstream = std::string("http://") + (in.resolve_tasks ? "tasks." : "") + "srv-captain--" +
+                     app.app_name + ":" + std::to_string(app.container_http_port);
       } else if (auto p = in.published_ports.find(app.app_name);
                  p != in.published_ports.end() && !p->second.empty()) {
         s.ports = p->second;

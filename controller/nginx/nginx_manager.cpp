@@ -200,8 +200,8 @@ void NginxManager::render_and_apply() {
   if (snap) tree = render_checked(inputs_for(*snap), false, why);
   const auto rendered_ms = ms_since(started);
   if (!tree) {
-    log_.error("nginx configuration not rendered", {{"error", why}});
     std::lock_guard lock(mutex_);
+    if (state_ != why) log_.error("nginx configuration not rendered", {{"error", why}});
     state_ = why;
     ++failed_;
     return;
@@ -225,15 +225,17 @@ void NginxManager::render_and_apply() {
   std::lock_guard lock(mutex_);
   if (!applied) {
     const bool refused = applied.error().kind == PipelineError::Kind::invalid_config;
-    log_.error(refused ? "nginx refused the generated configuration; the last good one stays"
-                       : "nginx configuration not applied",
-               {{"error", applied.error().message}});
+    // Logged when the reason changes, not on every retry (the next poll tries again).
+    if (state_ != applied.error().message) {
+      log_.error(refused ? "nginx refused the generated configuration; the last good one stays"
+                         : "nginx configuration not applied",
+                 {{"error", applied.error().message}});
+    }
     if (refused) {
       refused_tree_ = tree;
       ++refused_;
     } else {
       ++failed_;
-      dirty_ = true;  // try again on the next round
     }
     state_ = applied.error().message;
     return;

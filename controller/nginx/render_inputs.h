@@ -52,6 +52,10 @@ struct RenderInputs {
 
   UpstreamMode upstream_mode = UpstreamMode::docker_dns;
   std::string docker_resolver = "127.0.0.11";  // Docker's embedded DNS
+  // docker_dns: proxy to tasks.srv-captain--<app> (every running task's own address, DNS
+  // round robin) instead of the service's virtual IP. Swarm's VIP balancing needs iptables
+  // (IPVS) and drops connections idle for 15 minutes; task addresses need neither.
+  bool resolve_tasks = false;
   int resolver_valid_seconds = 10;
   std::string published_host = "127.0.0.1";
   std::map<std::string, std::vector<std::uint16_t>> published_ports;  // app -> its tasks' ports

@@ -186,6 +186,22 @@ TEST(NginxGolden, PublishedPort) {
   check_golden("published_port", in);
 }
 
+TEST(NginxRender, ResolveTasksProxiesToEveryTasksOwnAddress) {
+  RenderInputs in = base_inputs();
+  in.apps = {app("web")};
+  in.routable_apps = {"web"};
+  in.resolve_tasks = true;
+  auto tree = render_nginx_tree(in);
+  ASSERT_TRUE(tree) << tree.error().message;
+  const auto server = std::find_if(tree->begin(), tree->end(),
+                                   [](const auto& f) { return f.path == "servers/app-web.conf"; });
+  ASSERT_NE(server, tree->end());
+  EXPECT_NE(server->content.find("set $captain_upstream http://tasks.srv-captain--web:80;"),
+            std::string::npos)
+      << server->content;
+  EXPECT_NE(server->content.find("proxy_next_upstream error timeout;"), std::string::npos);
+}
+
 TEST(NginxRender, IsDeterministic) {
   RenderInputs in = base_inputs();
   in.apps = {app("b"), app("a")};
