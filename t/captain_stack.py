@@ -13,23 +13,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import BUILD_DIR, free_port, wait_for_port
+from conftest import BUILD_DIR, free_port, wait_for_port, wait_until
 from controller_harness import base_env
 from test_controller_api import PASSWORD, Api, definition
 
 NGINX = "/usr/sbin/nginx"
 ROOT_DOMAIN = "captain.test"
-
-
-def wait_until(predicate, what, timeout=90, interval=0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Stack:

@@ -55,6 +55,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until(predicate, what, timeout=90, interval=0.3):
+    """Polls predicate() until it returns something true (returned), else fails the test
+    naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
 def wait_for_port(port, deadline, process=None):
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:

@@ -16,7 +16,7 @@ import urllib.parse
 import pytest
 
 import captain_images
-from conftest import Response, free_port
+from conftest import Response, free_port, wait_until
 from controller_harness import base_env
 from docker_engine import API
 from test_controller_api import PASSWORD, Api, definition
@@ -105,14 +105,7 @@ def wait_for_answer(engine, port, host, expect_body, what, **diag):
 
 
 def wait_for(predicate, what, timeout=WAIT_S, interval=0.3):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+    return wait_until(predicate, what, timeout, interval)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from captain_stack import ROOT_DOMAIN, Stack, wait_until
+from captain_stack import ROOT_DOMAIN, Stack
+from conftest import wait_until
 
 
 @pytest.fixture

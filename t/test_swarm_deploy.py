@@ -7,14 +7,13 @@ HTTP only inside the containers this run created (docker exec ... wget 127.0.0.1
 """
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, wait_until
 from controller_harness import base_env
 from docker_engine import API
 from test_controller_api import PASSWORD, Api, definition
@@ -51,14 +50,7 @@ def sapi(start_swarm_api):
 
 
 def wait_for(predicate, what, timeout=ROLLOUT_DEADLINE_S, interval=0.3):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    return wait_until(predicate, what, timeout, interval)
 
 
 def health(api, path="/health"):
