@@ -97,8 +97,8 @@ std::optional<NginxManager::Snapshot> NginxManager::snapshot(std::string& why) {
     for (const auto& record : *records) {
       auto app = apps::from_json(record.definition);
       if (!app) {
-        log_.error("stored app definition unreadable; left out of nginx",
-                   {{"app", record.name}, {"error", app.error()}});
+        report_once("stored app definition unreadable; left out of nginx",
+                    {{"app", record.name}, {"error", app.error()}});
         continue;
       }
       snap.apps.push_back(std::move(*app));
@@ -153,16 +153,16 @@ std::optional<RenderedTree> NginxManager::render_checked(RenderInputs in, bool t
     if (!tree) {
       const RenderError& e = tree.error();
       if (!e.app.empty() && in.app_snippets.erase(e.app) != 0 && e.field == "snippet") {
-        log_.error("stored custom nginx config refused; app served without it",
-                   {{"app", e.app}, {"error", e.message}});
+        report_once("stored custom nginx config refused; app served without it",
+                    {{"app", e.app}, {"error", e.message}});
         continue;
       }
       if (!e.app.empty()) {
         auto it = std::find_if(in.apps.begin(), in.apps.end(),
                                [&](const auto& a) { return a.app_name == e.app; });
         if (it != in.apps.end()) {
-          log_.error("stored app cannot be rendered; left out of nginx",
-                     {{"app", e.app}, {"error", e.message}});
+          report_once("stored app cannot be rendered; left out of nginx",
+                      {{"app", e.app}, {"error", e.message}});
           in.apps.erase(it);
           continue;
         }
@@ -176,8 +176,8 @@ std::optional<RenderedTree> NginxManager::render_checked(RenderInputs in, bool t
     const std::string app = app_of_refused_snippet(tested.error().message);
     if (tested.error().kind == PipelineError::Kind::invalid_config && !app.empty() &&
         in.app_snippets.erase(app) != 0) {
-      log_.error("stored custom nginx config refused by nginx -t; app served without it",
-                 {{"app", app}, {"error", tested.error().message}});
+      report_once("stored custom nginx config refused by nginx -t; app served without it",
+                  {{"app", app}, {"error", tested.error().message}});
       continue;
     }
     why = tested.error().message;
@@ -195,10 +195,12 @@ void NginxManager::render_and_apply() {
   const auto started = Clock::now();
   std::string why;
   auto snap = snapshot(why);
+  const auto read_ms = ms_since(started);
   std::lock_guard pipeline_lock(pipeline_mutex_);
+  const auto render_started = Clock::now();
   std::optional<RenderedTree> tree;
   if (snap) tree = render_checked(inputs_for(*snap), false, why);
-  const auto rendered_ms = ms_since(started);
+  const auto rendered_ms = ms_since(render_started);
   if (!tree) {
     std::lock_guard lock(mutex_);
     if (state_ != why) log_.error("nginx configuration not rendered", {{"error", why}});
@@ -215,7 +217,9 @@ void NginxManager::render_and_apply() {
   auto applied = pipeline_.apply(files_of(*tree));
   if (!applied && applied.error().kind == PipelineError::Kind::invalid_config &&
       !app_of_refused_snippet(applied.error().message).empty()) {
-    // A stored snippet nginx refuses: render again without it, tested first.
+    // A stored snippet nginx refuses: render again without it, tested first. The tree with it
+    // is not tried again on every poll.
+    refused_tree_ = tree;
     auto retry = render_checked(inputs_for(*snap), true, why);
     if (retry) {
       tree = retry;
@@ -241,17 +245,17 @@ void NginxManager::render_and_apply() {
     return;
   }
   live_tree_ = tree;
-  refused_tree_.reset();
   ++applied_;
   if (pipeline_.last_apply_reloaded()) ++reloads_;
   state_ = pipeline_.last_apply_reloaded() ? "ok"
                                            : "ok (nginx not running; it starts with "
                                              "the generated configuration)";
-  // render_ms: store + Swarm reads and rendering; apply_ms: write, nginx -t, swap, reload until new
-  // workers run.
+  // read_ms: the store and Swarm's tasks; render_ms: the tree; apply_ms: write, nginx -t, swap,
+  // reload until new workers run.
   log_.info("nginx configuration applied", {{"apps", snap->apps.size()},
                                             {"routable", snap->routing.routable_apps.size()},
                                             {"reloaded", pipeline_.last_apply_reloaded()},
+                                            {"read_ms", read_ms},
                                             {"render_ms", rendered_ms},
                                             {"apply_ms", ms_since(apply_started)}});
 }
@@ -283,6 +287,12 @@ std::optional<std::string> NginxManager::check(store::Transaction& tx,
   auto tested = pipeline_.test(files_of(*tree));
   if (!tested) return tested.error().message;
   return std::nullopt;
+}
+
+void NginxManager::report_once(std::string_view message, const nlohmann::json& fields) {
+  // Polling renders the same store again and again: a stored problem is logged once.
+  std::lock_guard lock(mutex_);
+  if (reported_.insert(std::string(message) + fields.dump()).second) log_.error(message, fields);
 }
 
 void NginxManager::render_metrics(std::string& out) const {

@@ -17,7 +17,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "controller/apps/app_definition.h"
@@ -79,6 +81,8 @@ class NginxManager {
   std::optional<RenderedTree> render_checked(RenderInputs inputs, bool test_with_nginx,
                                              std::string& why);
 
+  void report_once(std::string_view message, const nlohmann::json& fields);
+
   store::Database& db_;
   swarm::DockerClient& docker_;
   logging::JsonLog& log_;
@@ -88,7 +92,7 @@ class NginxManager {
   std::mutex pipeline_mutex_;  // the pipeline and live_tree_: one user at a time
   ConfigPipeline pipeline_;
   std::optional<RenderedTree> live_tree_;
-  std::optional<RenderedTree> refused_tree_;  // not retried until something changes
+  std::optional<RenderedTree> refused_tree_;  // nginx -t refused it: not tried again
   RoutingTable last_routing_;
 
   mutable std::mutex mutex_;
@@ -96,6 +100,7 @@ class NginxManager {
   bool stopping_ = false;
   bool dirty_ = true;
   std::string state_ = "starting";
+  std::set<std::string> reported_;  // stored problems already logged
   std::uint64_t applied_ = 0, reloads_ = 0, refused_ = 0, failed_ = 0, skipped_ = 0;
   std::thread thread_;
 };
