@@ -145,6 +145,47 @@ TEST_F(ConfigPipelineTest, OldGenerationsArePruned) {
   EXPECT_EQ(fs::read_symlink(dir_ / "conf" / "current"), "gen-6");
 }
 
+// A reload that fails (a fault a real master does not produce on demand, hence the stand-in
+// control): `current` goes back to the last good tree, which is reloaded again.
+TEST_F(ConfigPipelineTest, AFailedReloadRestoresTheLastGoodTree) {
+  PipelineOptions o = options(false);
+  int reloads = 0;
+  bool fail_next = false;
+  o.control = NginxControl{
+      [](const fs::path&) -> Expected<void, PipelineError> { return {}; },
+      [&]() -> Expected<bool, PipelineError> {
+        ++reloads;
+        if (fail_next) {
+          fail_next = false;
+          return Unexpected(PipelineError{PipelineError::Kind::reload_failed, "workers died"});
+        }
+        return true;
+      }};
+  ConfigPipeline pipeline(o);
+  ASSERT_TRUE(pipeline.apply(tree("return 200 \"v1\";")));
+  EXPECT_TRUE(pipeline.last_apply_reloaded());
+  fail_next = true;
+  auto applied = pipeline.apply(tree("return 200 \"v2\";"));
+  ASSERT_FALSE(applied);
+  EXPECT_EQ(applied.error().kind, PipelineError::Kind::reload_failed);
+  EXPECT_EQ(applied.error().message, "workers died");
+  EXPECT_EQ(fs::read_symlink(dir_ / "conf" / "current"), "gen-1");
+  EXPECT_EQ(reloads, 3);  // v1, the failed v2, v1 again
+}
+
+TEST_F(ConfigPipelineTest, NoRunningMasterIsNotAFailure) {
+  // After a reboot the controller may come up before nginx: the tree goes live by the swap
+  // alone and nginx starts with it.
+  PipelineOptions o = options(true);  // a pid file that does not exist
+  ConfigPipeline pipeline(o);
+  ASSERT_TRUE(pipeline.apply(tree("return 204;")));
+  EXPECT_FALSE(pipeline.last_apply_reloaded());
+  std::ofstream(dir_ / "run" / "nginx.pid") << "999999999\n";  // stale: no such process
+  ASSERT_TRUE(pipeline.apply(tree("return 200 \"x\";")));
+  EXPECT_FALSE(pipeline.last_apply_reloaded());
+  EXPECT_EQ(fs::read_symlink(dir_ / "conf" / "current"), "gen-2");
+}
+
 TEST_F(ConfigPipelineTest, ReloadsARealMasterWithoutDowntime) {
   // The first tree goes live before any master runs (nothing to reload yet).
   ASSERT_TRUE(ConfigPipeline(options(false)).apply(tree("return 200 \"v1\";")));
