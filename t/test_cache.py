@@ -137,13 +137,15 @@ def test_miss_then_hit_across_workers(nginx, upstream):
 
 
 def test_ttl_expiry_and_age(nginx, upstream):
-    srv = nginx(config(upstream, "captain_cache c ttl=2s;"))
+    # Ages are whole seconds of nginx's clock, so an entry's age can be up to 1 s more than
+    # the time that really passed: the waits leave that second of slack on both sides.
+    srv = nginx(config(upstream, "captain_cache c ttl=3s;"))
     assert get(srv.port, "/t").header("X-Cache") == "MISS"
     time.sleep(1.1)
     r = get(srv.port, "/t")
     assert r.header("X-Cache") == "HIT"
     assert int(r.header("Age")) >= 1
-    time.sleep(1.5)
+    time.sleep(3.0)
     r = get(srv.port, "/t")
     assert r.header("X-Cache") == "EXPIRED"
     assert r.header("X-Upstream-Count") == "2"
@@ -153,10 +155,10 @@ def test_ttl_expiry_and_age(nginx, upstream):
 
 def test_max_age_beats_the_configured_ttl(nginx, upstream):
     srv = nginx(config(upstream, "captain_cache c ttl=1h;"))
-    path = "/m?set=Cache-Control:max-age=1"
+    path = "/m?set=Cache-Control:max-age=2"  # not 1: whole-second ages (see above)
     assert get(srv.port, path).header("X-Cache") == "MISS"
     assert get(srv.port, path).header("X-Cache") == "HIT"
-    time.sleep(2.1)
+    time.sleep(3.1)
     assert get(srv.port, path).header("X-Cache") == "EXPIRED"
 
 
