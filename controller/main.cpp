@@ -25,6 +25,7 @@
 #include "controller/deploy/deployer.h"
 #include "controller/http/server.h"
 #include "controller/log/json_log.h"
+#include "controller/nginx/config_renderer.h"
 #include "controller/nginx/docker_nginx_control.h"
 #include "controller/nginx/nginx_manager.h"
 #include "controller/process/shutdown_signals.h"
@@ -158,9 +159,15 @@ int run(int argc, char** argv) {
   // nginx: rendered from the store and Swarm's running tasks, validated, swapped, reloaded.
   std::unique_ptr<captain::nginx::NginxManager> nginx;
   if (settings.nginx_reload != captain::config::NginxReload::off) {
+    auto options = nginx_options(settings, docker, log);
+    // The nginx settings are checked now, by rendering a tree without apps: a bad value stops
+    // the start here rather than every render later.
+    if (auto dry = captain::nginx::render_nginx_tree(options.base); !dry) {
+      std::cerr << kProgram << ": nginx settings: " << dry.error().message << "\n";
+      return kExitUsage;
+    }
     nginx = std::make_unique<captain::nginx::NginxManager>(
-        **db, docker, log, nginx_options(settings, docker, log),
-        [&deployer] { return deployer.rolling_out(); });
+        **db, docker, log, std::move(options), [&deployer] { return deployer.rolling_out(); });
   }
   deployer.on_change([&app_list, &nginx] {
     app_list.invalidate();

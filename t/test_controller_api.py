@@ -633,6 +633,24 @@ def test_example_controller_yaml_starts_the_controller(start_controller, tmp_pat
     assert f'{typo}:2: unknown setting "data_dri"' in bad.stderr()
 
 
+@pytest.mark.parametrize("key, value, words", [
+    ("CAPTAIN_NGINX_LISTEN", "80; evil", "httpListen"),
+    ("CAPTAIN_METRICS_ALLOW", "10.0.0.0/8,not-an-address", "metrics.allow[1]"),
+    ("CAPTAIN_METRICS_TOKEN", "short", "metrics.bearerToken"),
+])
+def test_bad_nginx_settings_stop_the_start(start_controller, tmp_path, key, value, words):
+    port = free_port()
+    controller = start_controller("--listen", f"127.0.0.1:{port}", env=base_env(
+        CAPTAIN_PASSWORD=PASSWORD, CAPTAIN_DATA_DIR=str(tmp_path / "data"),
+        CAPTAIN_NGINX_RELOAD="pid", CAPTAIN_NGINX_CONF_DIR=str(tmp_path / "conf"),
+        CAPTAIN_NGINX_LOG_DIR=str(tmp_path / "logs"), CAPTAIN_NGINX_TEMP_DIR=str(tmp_path / "tmp"),
+        **{key: value}))
+    assert controller.wait(10) == 2
+    assert "nginx settings: " in controller.stderr() and words in controller.stderr(), \
+        controller.stderr()
+    assert not (tmp_path / "conf").exists()  # nothing rendered
+
+
 def test_deeply_nested_json_is_answered_not_crashed(api):
     # A million levels of nesting: parsed, refused and freed without recursion blowing the stack.
     deep = b"[" * 1_000_000 + b"]" * 1_000_000
