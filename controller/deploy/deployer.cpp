@@ -485,8 +485,8 @@ void Deployer::tracker_loop() {
       if (!service) {
         error = service.error();
       } else if (!*service) {
-        assessment = RolloutAssessment{RolloutPhase::failed, 0, 0,
-                                       "the service " + name + " was removed", false};
+        assessment = RolloutAssessment{
+            RolloutPhase::failed, 0, 0, 0, "the service " + name + " was removed", false};
       } else {
         auto tasks = docker_.list_tasks(name, Urgency::interactive);
         if (!tasks) {
@@ -498,9 +498,14 @@ void Deployer::tracker_loop() {
       const auto now = Clock::now();
       const bool late = now >= rollout.deadline;
       std::optional<Clock::time_point> converged_since;
+      int failed_when_converged = rollout.failed_when_converged;
       if (assessment && assessment->phase == RolloutPhase::converged && !assessment->monitored) {
-        // Watch a new service's tasks as long as Swarm watches an updated one's.
-        converged_since = rollout.converged_since.value_or(now);
+        // Watch a new service's tasks as long as Swarm watches an updated one's; a task that
+        // failed meanwhile starts the watch again.
+        const bool failed_since = rollout.converged_since.has_value() &&
+                                  assessment->failed > rollout.failed_when_converged;
+        converged_since = failed_since ? now : rollout.converged_since.value_or(now);
+        if (!rollout.converged_since || failed_since) failed_when_converged = assessment->failed;
         if (now - *converged_since < options_.update_monitor) {
           assessment->phase = RolloutPhase::in_progress;
           assessment->detail +=
@@ -512,6 +517,7 @@ void Deployer::tracker_loop() {
         for (Rollout& r : rollouts_) {
           if (r.app == rollout.app && r.version == rollout.version) {
             r.converged_since = converged_since;
+            r.failed_when_converged = failed_when_converged;
           }
         }
       }

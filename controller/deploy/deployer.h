@@ -93,6 +93,9 @@ class Deployer {
     std::string last_detail;
     // When an unmonitored rollout (a created service) was first seen converged.
     std::optional<std::chrono::steady_clock::time_point> converged_since;
+    // Failed tasks of this version when that watch began: one more restarts the watch (a
+    // crash-looping task can look "running" at every poll).
+    int failed_when_converged = 0;
   };
 
   void monitor_loop();

@@ -99,6 +99,7 @@ RolloutAssessment assess_rollout(const Json& service, const Json& tasks, int ver
                  " (changed outside this deploy)";
     return out;
   }
+  out.failed = failed;
   if (update_state == "updating") {
     out.detail = std::to_string(out.running) + "/" + std::to_string(out.desired) +
                  " tasks running; Swarm is updating";

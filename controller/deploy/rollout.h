@@ -20,6 +20,7 @@ struct RolloutAssessment {
   RolloutPhase phase = RolloutPhase::in_progress;
   int running = 0;     // tasks of this version running
   int desired = 0;     // replicas asked for
+  int failed = 0;      // tasks of this version that failed or were rejected
   std::string detail;  // for the build log: Swarm's message and the last task error
   // Swarm's own update monitor watched the new tasks (UpdateStatus "completed"). A newly
   // created service has no such watch: the caller must see it converged for a while before

@@ -78,8 +78,13 @@ void NginxManager::loop() {
     wake_.wait_for(lock, poll, [this] { return stopping_ || dirty_; });
     if (stopping_) break;
     if (dirty_) {
-      // Let the rest of a burst of changes arrive; they all go into this one render.
-      wake_.wait_for(lock, options_.coalesce, [this] { return stopping_; });
+      // Let the rest of a burst of changes arrive; they all go into this one render: wait
+      // until `coalesce` passes without a change, for at most `coalesce_max`.
+      const auto give_up = std::chrono::steady_clock::now() + options_.coalesce_max;
+      while (!stopping_ && dirty_ && std::chrono::steady_clock::now() < give_up) {
+        dirty_ = false;
+        wake_.wait_for(lock, options_.coalesce, [this] { return stopping_ || dirty_; });
+      }
       if (stopping_) break;
     }
     dirty_ = false;

@@ -35,10 +35,11 @@ namespace captain::nginx {
 struct NginxManagerOptions {
   RenderInputs base;  // everything global; apps, routing and snippets are filled per render
   PipelineOptions pipeline;
-  std::string override_file;                  // http-level text read on every render; "" none
-  std::chrono::milliseconds coalesce{300};    // changes within this window share one reload
-  std::chrono::milliseconds poll_busy{250};   // Swarm task poll while a rollout runs
-  std::chrono::milliseconds poll_idle{3000};  // ... otherwise
+  std::string override_file;                     // http-level text read on every render; "" none
+  std::chrono::milliseconds coalesce{300};       // a change this soon after another one joins it
+  std::chrono::milliseconds coalesce_max{2000};  // ... but a burst waits at most this long
+  std::chrono::milliseconds poll_busy{250};      // Swarm task poll while a rollout runs
+  std::chrono::milliseconds poll_idle{3000};     // ... otherwise
 };
 
 class NginxManager {

@@ -271,6 +271,8 @@ TEST(Rollout, FailedTasksDoNotHideConvergence) {
   });
   const auto a = assess_rollout(service(0, 1), tasks, 0, 3);
   EXPECT_EQ(a.phase, RolloutPhase::converged);
+  // ... but they are counted: the deployer restarts its watch of a new service on each one.
+  EXPECT_EQ(a.failed, 3);
 }
 
 TEST(Rollout, ZeroReplicasWithNoRunningTaskConverges) {
