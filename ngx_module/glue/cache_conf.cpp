@@ -139,16 +139,9 @@ char* set_cache_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
   zone->max_object = max_object;
   zone->default_ttl = default_ttl;
 
-  ngx_str_t shm_name;
-  shm_name.len = sizeof(kShmPrefix) - 1 + name.len;
-  shm_name.data = static_cast<u_char*>(ngx_pnalloc(cf->pool, shm_name.len));
-  if (shm_name.data == nullptr) return conf_error();
-  ngx_memcpy(ngx_cpymem(shm_name.data, kShmPrefix, sizeof(kShmPrefix) - 1), name.data, name.len);
-  zone->shm_zone = ngx_shared_memory_add(cf, &shm_name, static_cast<std::size_t>(size),
-                                         &ngx_http_captain_module);
+  zone->shm_zone =
+      add_named_segment(cf, kShmPrefix, name, static_cast<std::size_t>(size), init_zone, zone);
   if (zone->shm_zone == nullptr) return conf_error();
-  zone->shm_zone->init = init_zone;
-  zone->shm_zone->data = zone;
   return NGX_CONF_OK;
 }
 

@@ -210,18 +210,9 @@ char* set_limit_zone(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
     ccv.complex_value = zone->key;
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return conf_error();
 
-    ngx_str_t shm_name;
-    shm_name.len = sizeof(kShmPrefix) - 1 + zone_args.name.len;
-    shm_name.data = static_cast<u_char*>(ngx_pnalloc(cf->pool, shm_name.len));
-    if (shm_name.data == nullptr) return conf_error();
-    ngx_memcpy(ngx_cpymem(shm_name.data, kShmPrefix, sizeof(kShmPrefix) - 1), zone_args.name.data,
-               zone_args.name.len);
-
-    zone->shm_zone = ngx_shared_memory_add(cf, &shm_name, static_cast<std::size_t>(zone_args.size),
-                                           &ngx_http_captain_module);
+    zone->shm_zone = add_named_segment(cf, kShmPrefix, zone_args.name,
+                                       static_cast<std::size_t>(zone_args.size), init_zone, zone);
     if (zone->shm_zone == nullptr) return conf_error();
-    zone->shm_zone->init = init_zone;
-    zone->shm_zone->data = zone;
   } catch (const std::exception& e) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "captain: %s", e.what());
     return conf_error();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <string_view>
 
 #include "ngx_module/glue/ngx.h"
 
@@ -42,6 +43,23 @@ Zone* find_named_zone(const ngx_array_t* zones, const ngx_str_t& name) noexcept 
     if (to_view(elts[i]->name) == to_view(name)) return elts[i];
   }
   return nullptr;
+}
+
+// Registers the shared-memory segment "<prefix><name>" of `size` bytes for a captain zone,
+// initialized by init(…, data). nullptr when nginx could not (it has said why).
+inline ngx_shm_zone_t* add_named_segment(ngx_conf_t* cf, std::string_view prefix,
+                                         const ngx_str_t& name, std::size_t size,
+                                         ngx_shm_zone_init_pt init, void* data) noexcept {
+  ngx_str_t shm_name;
+  shm_name.len = prefix.size() + name.len;
+  shm_name.data = static_cast<u_char*>(ngx_pnalloc(cf->pool, shm_name.len));
+  if (shm_name.data == nullptr) return nullptr;
+  ngx_memcpy(ngx_cpymem(shm_name.data, prefix.data(), prefix.size()), name.data, name.len);
+  ngx_shm_zone_t* shm_zone = ngx_shared_memory_add(cf, &shm_name, size, &ngx_http_captain_module);
+  if (shm_zone == nullptr) return nullptr;
+  shm_zone->init = init;
+  shm_zone->data = data;
+  return shm_zone;
 }
 
 // A seed for a zone's key hashing. Only the hash layout depends on it; a guessable one (the
