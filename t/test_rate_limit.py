@@ -328,6 +328,57 @@ def test_failure_status_list_chooses_what_counts(nginx):
     assert_rejected(request(srv.port, "/status/200"), "probe")
 
 
+# What the controller generates for CapRover's login API, which answers a wrong password with
+# HTTP 200 and {"status":1105} in the body, plus X-Captain-Login-Failed: 1 for nginx to see.
+LOGIN_FAILED = "?set=X-Captain-Login-Failed:1"
+
+
+def test_failure_if_charges_200_responses_whose_upstream_says_they_failed(nginx):
+    srv = nginx(server("""
+        location /login {
+            captain_limit login count=failures failure_if=$upstream_http_x_captain_login_failed;
+            proxy_pass http://@UPSTREAM@;
+        }
+        location /local {
+            captain_limit login count=failures failure_if=$upstream_http_x_captain_login_failed;
+            empty_gif;
+        }
+    """, http="captain_limit_zone name=login size=1m key=$binary_remote_addr rate=3r/h;"))
+
+    for path in ("/login", "/login?set=X-Captain-Login-Failed:0", "/login?set=X-Other:1",
+                 "/local") * 5:
+        r = request(srv.port, path)
+        assert r.status == 200, path
+        assert legacy(r)[:2] == (3, 3), f"{path}: never charged"
+    for left in (2, 1, 0):
+        r = request(srv.port, "/login" + LOGIN_FAILED)
+        assert r.status == 200
+        assert r.header("X-Captain-Login-Failed") == "1"
+        assert legacy(r)[:2] == (3, left), "Remaining counts this failure already"
+    for path in ("/login" + LOGIN_FAILED, "/login", "/local"):
+        assert_rejected(request(srv.port, path), "login")
+    assert "[alert]" not in srv.error_log() and "[crit]" not in srv.error_log()
+
+
+def test_failure_if_adds_to_the_failure_status_list(nginx):
+    srv = nginx(server("""
+        location /status/ {
+            captain_limit login count=failures failure_status=401
+                          failure_if=$upstream_http_x_captain_login_failed;
+            proxy_pass http://@UPSTREAM@;
+        }
+    """, http="captain_limit_zone name=login size=1m key=$binary_remote_addr rate=4r/h;"))
+
+    for code in (200, 403, 500, 200):
+        assert request(srv.port, f"/status/{code}").status == code, "neither listed nor flagged"
+    expected = [(401, ""), (200, LOGIN_FAILED), (403, LOGIN_FAILED), (401, LOGIN_FAILED)]
+    for left, (code, query) in zip((3, 2, 1, 0), expected):
+        r = request(srv.port, f"/status/{code}{query}")
+        assert r.status == code
+        assert legacy(r)[:2] == (4, left), (code, query)
+    assert_rejected(request(srv.port, "/status/200"), "login")
+
+
 @pytest.mark.parametrize("line", ["captain_limit api count=all;", "captain_limit api;"])
 def test_count_all_charges_every_response(nginx, line):
     srv = nginx(server(f"""
@@ -695,6 +746,13 @@ def checked(nginx_config, http, location="captain_limit api;"):
     (ZONE, "captain_limit api count=some;", ['"captain_limit"', '"some"']),
     (ZONE, "captain_limit api failure_status=401,abc;", ["captain_limit", "abc"]),
     (ZONE, "captain_limit api failure_status=4011;", ["captain_limit", "4011"]),
+    (ZONE, "captain_limit api failure_if=$upstream_http_x_failed;",
+     ['"failure_if=" in "captain_limit" directive needs "count=failures"']),
+    (ZONE, "captain_limit api failure_status=401 failure_if=$upstream_http_x_failed;",
+     ['"failure_status=" in "captain_limit" directive needs "count=failures"']),
+    (ZONE, "captain_limit api count=failures failure_if=;",
+     ['invalid parameter "failure_if=" in "captain_limit" directive',
+      "the failure_if value is empty"]),
     (ZONE, "captain_limit api status=399;", ["captain_limit", "399"]),
     (ZONE, "captain_limit api status=600;", ["captain_limit", "600"]),
     (ZONE, "captain_limit api frobnicate;", ["captain_limit", "frobnicate"]),
@@ -747,7 +805,8 @@ def test_a_complete_configuration_passes(nginx_config):
         captain_limit per_ip;
     """, location="""
         captain_limit per_key bypass=$is_admin dry_run status=503;
-        captain_limit login count=failures failure_status=401,403,429 status=429;
+        captain_limit login count=failures failure_status=401,403,429 status=429
+                      failure_if=$upstream_http_x_captain_login_failed;
         captain_limit_headers off;
     """)
     assert code == 0, output

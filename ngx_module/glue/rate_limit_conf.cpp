@@ -241,6 +241,18 @@ bool parse_failure_statuses(const ngx_str_t& list, LimitRule* rule) noexcept {
   return rule->failure_status_count != 0;
 }
 
+// bypass=$var and failure_if=$var: compiled once, evaluated per request.
+ngx_http_complex_value_t* compile_value(ngx_conf_t* cf, ngx_str_t value) noexcept {
+  auto* cv = static_cast<ngx_http_complex_value_t*>(
+      ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+  if (cv == nullptr) return nullptr;
+  ngx_http_compile_complex_value_t ccv{};
+  ccv.cf = cf;
+  ccv.value = &value;
+  ccv.complex_value = cv;
+  return ngx_http_compile_complex_value(&ccv) == NGX_OK ? cv : nullptr;
+}
+
 }  // namespace
 
 char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
@@ -319,24 +331,24 @@ char* add_limit(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
       ngx_str_t value = value_after(arg, 7);
       if (value.len == 0)
         return invalid_token(cf, cmd, "parameter", arg, "the bypass value is empty");
-      rule.bypass = static_cast<ngx_http_complex_value_t*>(
-          ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+      rule.bypass = compile_value(cf, value);
       if (rule.bypass == nullptr) return conf_error();
-      ngx_http_compile_complex_value_t ccv{};
-      ccv.cf = cf;
-      ccv.value = &value;
-      ccv.complex_value = rule.bypass;
-      if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return conf_error();
+    } else if (starts_with(arg, "failure_if=")) {
+      ngx_str_t value = value_after(arg, 11);
+      if (value.len == 0)
+        return invalid_token(cf, cmd, "parameter", arg, "the failure_if value is empty");
+      rule.failure_if = compile_value(cf, value);
+      if (rule.failure_if == nullptr) return conf_error();
     } else {
-      return invalid_token(cf, cmd, "parameter", arg,
-                           "expected count=, failure_status=, dry_run, status= or bypass=");
+      return invalid_token(
+          cf, cmd, "parameter", arg,
+          "expected count=, failure_status=, failure_if=, dry_run, status= or bypass=");
     }
   }
 
-  if (failure_status_given && !rule.count_failures) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"failure_status=\" in \"%V\" directive needs \"count=failures\"",
-                       &cmd->name);
+  if (!rule.count_failures && (failure_status_given || rule.failure_if != nullptr)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%s\" in \"%V\" directive needs \"count=failures\"",
+                       failure_status_given ? "failure_status=" : "failure_if=", &cmd->name);
     return conf_error();
   }
 

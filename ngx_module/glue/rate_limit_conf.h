@@ -34,6 +34,9 @@ struct LimitRule {
   ngx_flag_t count_failures;
   ngx_uint_t failure_status_count;
   ngx_uint_t failure_statuses[kMaxFailureStatuses];
+  // failure_if=$var: also a failure when the value is non-empty and not "0" once the response
+  // headers are known (APIs that answer 200 and report the failure in the body). NULL: unused.
+  ngx_http_complex_value_t* failure_if;
   ngx_flag_t dry_run;
   ngx_uint_t reject_status;
   ngx_http_complex_value_t* bypass;  // NULL: never bypassed

@@ -18,25 +18,40 @@ const ngx_str_t kPolicy = ngx_string("RateLimit-Policy");
 const ngx_str_t kRateLimit = ngx_string("RateLimit");
 const ngx_str_t kRetryAfter = ngx_string("Retry-After");
 
-bool is_failure(const LimitRule& rule, ngx_uint_t status) noexcept {
+// failure_status lists the statuses that count; failure_if=$var counts a response whose value is
+// non-empty and not "0" (an API answering 200 with an error in its body can say so in a header,
+// read here as $upstream_http_*; responses nginx made itself leave it empty). A value that
+// cannot be evaluated (no memory) counts as a failure: a login limiter fails closed.
+bool is_failure(ngx_http_request_t* r, const LimitRule& rule, bool* failed) noexcept {
+  const ngx_uint_t status = r->headers_out.status;
   for (ngx_uint_t i = 0; i < rule.failure_status_count; ++i) {
     if (rule.failure_statuses[i] == status) return true;
   }
-  return false;
+  if (rule.failure_if == nullptr) return false;
+  ngx_str_t value;
+  if (ngx_http_complex_value(r, rule.failure_if, &value) != NGX_OK) {
+    *failed = true;
+    return true;
+  }
+  return !(value.len == 0 || (value.len == 1 && value.data[0] == '0'));
 }
 
-// count=failures limits were only checked up front; the response status decides the charge.
-void settle_failure_charges(ngx_http_request_t* r, LimitState& state) noexcept {
+// count=failures limits were only checked up front; the response decides the charge. Runs in
+// the header filter, where the upstream's headers are known. NGX_ERROR when failure_if could not
+// be evaluated (after charging every pending limit all the same).
+ngx_int_t settle_failure_charges(ngx_http_request_t* r, LimitState& state) noexcept {
   const std::uint64_t now_ms = ngx_current_msec;
+  bool failed = false;
   for (ngx_uint_t i = 0; i < state.pending_count; ++i) {
     const PendingFailureCharge& pending = state.pending[i];
     LimitZone* zone = pending.rule->zone;
-    if (is_failure(*pending.rule, r->headers_out.status)) {
+    if (is_failure(r, *pending.rule, &failed)) {
       zone->table.charge_unconditionally(pending.key, now_ms);
     }
     note_header_decision(state, zone, zone->table.check(pending.key, now_ms, false).decision);
   }
   state.pending_count = 0;
+  return failed ? NGX_ERROR : NGX_OK;
 }
 
 // Upstream copies of the headers we send are dropped, so clients see one value.
@@ -98,7 +113,7 @@ ngx_int_t limit_header_filter(ngx_http_request_t* r) noexcept {
   if (ctx == nullptr || ctx->limit.status == LimitStatus::none) return g_next_header_filter(r);
 
   LimitState& state = ctx->limit;
-  if (state.pending_count != 0) settle_failure_charges(r, state);
+  if (state.pending_count != 0 && settle_failure_charges(r, state) != NGX_OK) return NGX_ERROR;
   if (state.header_zone == nullptr) return g_next_header_filter(r);
 
   const auto mode = static_cast<LimitHeaders>(loc_conf(r)->limit_headers);
