@@ -60,6 +60,10 @@ class Variant:
     # Optional extra check: fn(status, headers: dict lower-name -> value, body) raises on error.
     check: Callable[[int, dict, bytes], None] | None = None
     path: str = "/"  # what wrk and the sanity check request
+    # Extra `listen` parameters after the address, e.g. " ssl http2"; with scheme "https" the
+    # URL, the sanity check and wrk use TLS (certificates are not verified).
+    listen_params: str = ""
+    scheme: str = "http"
 
 
 CONF_TEMPLATE = """\
@@ -87,7 +91,7 @@ http {{
     keepalive_timeout 300s;
 {http_conf}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen_params};
 {server_conf}
         location / {{
 {location_conf}
@@ -110,6 +114,7 @@ def render_conf(variant: Variant, directory: str, port: int) -> str:
         affinity=format(1 << NGINX_CPU, "b").zfill(max(2, NGINX_CPU + 1)),  # "01" = CPU 0
         dir=directory,
         port=port,
+        listen_params=variant.listen_params,
         http_conf=_indent(variant.http_conf, 4),
         server_conf=_indent(variant.server_conf, 8),
         location_conf=_indent(variant.location_conf, 12),
@@ -209,7 +214,7 @@ class NginxInstance:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.variant.path}"
+        return f"{self.variant.scheme}://127.0.0.1:{self.port}{self.variant.path}"
 
     def start(self) -> None:
         os.makedirs(self.dir, exist_ok=True)
@@ -256,7 +261,12 @@ class NginxInstance:
         kids = children_of(self.proc.pid)
         if len(kids) != 1:
             raise BenchError(f"variant {self.variant.key}: expected 1 worker, found {kids}")
+        # The worker pins itself after the fork (worker_cpu_affinity): it may not have yet.
+        deadline = time.monotonic() + 2.0
         allowed = cpus_allowed(kids[0])
+        while allowed != str(NGINX_CPU) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            allowed = cpus_allowed(kids[0])
         if allowed != str(NGINX_CPU):
             raise BenchError(f"variant {self.variant.key}: worker affinity is {allowed!r}, "
                              f"expected {NGINX_CPU}")
@@ -315,9 +325,22 @@ class NginxInstance:
 # Sanity check
 
 
+def insecure_tls_context() -> "ssl.SSLContext":
+    """A client context that does not verify the (self-signed) benchmark certificate."""
+    import ssl  # only the TLS benchmarks need it
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def sanity_check(inst: NginxInstance) -> dict:
     v = inst.variant
-    conn = http.client.HTTPConnection("127.0.0.1", inst.port, timeout=5)
+    if v.scheme == "https":
+        conn = http.client.HTTPSConnection("127.0.0.1", inst.port, timeout=5,
+                                           context=insecure_tls_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", inst.port, timeout=5)
     try:
         conn.request("GET", v.path)
         resp = conn.getresponse()
@@ -377,12 +400,15 @@ def parse_wrk(cmd: list[str], returncode: int, out: str, err: str, cpu: float) -
                      cpu_seconds=cpu, output=out)
 
 
-class WrkRun:
-    """One wrk process in the background; finish() waits for it and parses its report."""
+class CommandRun:
+    """One load generator process in the background; finish() waits for it and parses its
+    report with parse(cmd, returncode, output, stderr, cpu_seconds) -> WrkResult."""
 
-    def __init__(self, wrk: str, url: str, connections: int, seconds: float):
-        self.cmd = wrk_command(wrk, url, connections, seconds)
+    def __init__(self, cmd: list[str], seconds: float,
+                 parse: Callable[[list[str], int, str, str, float], WrkResult]):
+        self.cmd = cmd
         self.seconds = seconds
+        self.parse = parse
         self.out = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(self.cmd, stdout=self.out, stderr=subprocess.STDOUT,
                                      text=True, preexec_fn=_die_with_parent)
@@ -396,14 +422,22 @@ class WrkRun:
                 break
             if time.monotonic() > deadline:
                 self.proc.kill()
-                raise BenchError(f"wrk did not finish: {' '.join(self.cmd)}")
+                self.proc.wait()
+                raise BenchError(f"did not finish in time: {' '.join(self.cmd)}")
             time.sleep(0.02)
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         self.out.seek(0)
         text = self.out.read()
         self.out.close()
-        return parse_wrk(self.cmd, self.proc.returncode, text, "",
-                         usage.ru_utime + usage.ru_stime)
+        return self.parse(self.cmd, self.proc.returncode, text, "",
+                          usage.ru_utime + usage.ru_stime)
+
+
+class WrkRun(CommandRun):
+    """One wrk process in the background; finish() waits for it and parses its report."""
+
+    def __init__(self, wrk: str, url: str, connections: int, seconds: float):
+        super().__init__(wrk_command(wrk, url, connections, seconds), seconds, parse_wrk)
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,17 +477,25 @@ class BenchParams:
     concurrent: bool = True
 
 
-def measure(instances: Sequence[NginxInstance], p: BenchParams, rnd: int) -> list[Sample]:
+def measure(instances: Sequence[NginxInstance], p: BenchParams, rnd: int,
+            make_run: Callable[[NginxInstance, float], CommandRun] | None = None) -> list[Sample]:
     """Loads the given instances over the same window, one wrk each. With all variants at once
     the host's speed, which drifts by tens of percent from one run to the next on a VM, is the
-    same for every variant; the sequential mode passes one instance at a time."""
+    same for every variant; the sequential mode passes one instance at a time.
+
+    `make_run(instance, seconds)` replaces wrk by another load generator: it must start the
+    load on CPU WRK_CPU and return an object whose finish() gives a WrkResult (requests =
+    completed requests or connections, the generator's own CPU seconds in cpu_seconds)."""
+    if make_run is None:
+        def make_run(inst: NginxInstance, seconds: float) -> WrkRun:
+            return WrkRun(p.wrk, inst.url, p.connections, seconds)
     if p.warmup > 0:
-        for run in [WrkRun(p.wrk, i.url, p.connections, p.warmup) for i in instances]:
+        for run in [make_run(i, p.warmup) for i in instances]:
             run.finish()
     before = [i.worker_cpu() for i in instances]
     s0 = per_cpu_ticks()
     w0 = time.monotonic()
-    runs = [WrkRun(p.wrk, i.url, p.connections, p.duration) for i in instances]
+    runs = [make_run(i, p.duration) for i in instances]
     results = [run.finish() for run in runs]
     wall = time.monotonic() - w0
     s1 = per_cpu_ticks()
