@@ -64,6 +64,9 @@ class Variant:
     # URL, the sanity check and wrk use TLS (certificates are not verified).
     listen_params: str = ""
     scheme: str = "http"
+    # The CPU the worker is pinned to (worker_cpu_affinity); None: NGINX_CPU. A helper server
+    # that is not measured (e.g. an upstream) goes to WRK_CPU, next to the load generators.
+    cpu: int | None = None
 
 
 CONF_TEMPLATE = """\
@@ -106,12 +109,17 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join(pad + line.strip() if line.strip() else "" for line in text.strip().splitlines())
 
 
+def _cpu_of(variant: Variant) -> int:
+    return NGINX_CPU if variant.cpu is None else variant.cpu
+
+
 def render_conf(variant: Variant, directory: str, port: int) -> str:
+    cpu = _cpu_of(variant)
     return CONF_TEMPLATE.format(
         key=variant.key,
         label=variant.label,
         main_conf=variant.main_conf.strip(),
-        affinity=format(1 << NGINX_CPU, "b").zfill(max(2, NGINX_CPU + 1)),  # "01" = CPU 0
+        affinity=format(1 << cpu, "b").zfill(max(2, cpu + 1)),  # "01" = CPU 0, "10" = CPU 1
         dir=directory,
         port=port,
         listen_params=variant.listen_params,
@@ -263,13 +271,14 @@ class NginxInstance:
             raise BenchError(f"variant {self.variant.key}: expected 1 worker, found {kids}")
         # The worker pins itself after the fork (worker_cpu_affinity): it may not have yet.
         deadline = time.monotonic() + 2.0
+        cpu = _cpu_of(self.variant)
         allowed = cpus_allowed(kids[0])
-        while allowed != str(NGINX_CPU) and time.monotonic() < deadline:
+        while allowed != str(cpu) and time.monotonic() < deadline:
             time.sleep(0.01)
             allowed = cpus_allowed(kids[0])
-        if allowed != str(NGINX_CPU):
+        if allowed != str(cpu):
             raise BenchError(f"variant {self.variant.key}: worker affinity is {allowed!r}, "
-                             f"expected {NGINX_CPU}")
+                             f"expected {cpu}")
         return kids[0]
 
     def _stderr_tail(self) -> str:
