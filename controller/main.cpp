@@ -4,11 +4,18 @@
 #include <chrono>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
 #include <string_view>
 #include <vector>
 
+#include "controller/acme/acme_client.h"
+#include "controller/acme/certificate_manager.h"
 #include "controller/api/api_metrics.h"
 #include "controller/api/api_router.h"
 #include "controller/api/api_services.h"
@@ -17,6 +24,7 @@
 #include "controller/api/error_responses.h"
 #include "controller/api/health.h"
 #include "controller/api/login_routes.h"
+#include "controller/api/ssl_routes.h"
 #include "controller/api/system_routes.h"
 #include "controller/audit/audit_trail.h"
 #include "controller/auth/sessions.h"
@@ -28,10 +36,15 @@
 #include "controller/nginx/config_renderer.h"
 #include "controller/nginx/docker_nginx_control.h"
 #include "controller/nginx/nginx_manager.h"
+#include "controller/nginx/site_model.h"
 #include "controller/process/shutdown_signals.h"
+#include "controller/store/app_store.h"
 #include "controller/store/schema.h"
+#include "controller/store/system_store.h"
 #include "controller/swarm/docker_client.h"
 #include "controller/swarm/docker_metrics.h"
+#include "controller/tls/certificate.h"
+#include "controller/tls/certificate_store.h"
 #include "shared/metrics/exposition.h"
 
 namespace {
@@ -42,6 +55,12 @@ constexpr int kExitUsage = 2;
 
 constexpr std::string_view kProgram = "captain-controller";
 
+// HTTP-01 challenge files: on the generated-config volume, which nginx already reads (in the
+// Swarm stack the data directory is the controller's alone).
+std::filesystem::path acme_webroot(const captain::config::Settings& settings) {
+  return std::filesystem::path(settings.nginx_conf_dir) / "acme-webroot";
+}
+
 void render_orphans(std::string& out, std::size_t count) {
   captain::metrics::TextWriter w(out);
   w.family("captain_swarm_orphan_services", captain::metrics::MetricType::gauge,
@@ -49,41 +68,80 @@ void render_orphans(std::string& out, std::size_t count) {
   w.sample("captain_swarm_orphan_services", {}, static_cast<std::uint64_t>(count));
 }
 
-// Everything global the nginx renderer and pipeline need, from the settings.
-captain::nginx::NginxManagerOptions nginx_options(const captain::config::Settings& settings,
-                                                  captain::swarm::DockerClient& docker,
-                                                  captain::logging::JsonLog& log) {
+// What the nginx renderer takes from the settings (checked once, at start).
+captain::nginx::RenderSettings render_settings(const captain::config::Settings& settings) {
   namespace nginx = captain::nginx;
-  nginx::NginxManagerOptions o;
-  nginx::RenderInputs& in = o.base;
-  in.root_domain = settings.root_domain;
-  in.controller = settings.nginx_controller.value_or(settings.listen);
-  in.module_path = settings.nginx_module;
-  in.http_listen = settings.nginx_listen;
-  in.upstream_mode = settings.nginx_published_ports ? nginx::UpstreamMode::published_port
+  nginx::RenderSettings rs;
+  rs.controller = settings.nginx_controller.value_or(settings.listen);
+  rs.module_path = settings.nginx_module;
+  rs.http_listen = settings.nginx_listen;
+  rs.tls_listen = settings.nginx_tls_listen;
+  rs.upstream_mode = settings.nginx_published_ports ? nginx::UpstreamMode::published_port
                                                     : nginx::UpstreamMode::docker_dns;
-  in.resolve_tasks = settings.nginx_resolve_tasks;
-  in.metrics.allow = settings.metrics_allow;
-  in.metrics.bearer_token = settings.metrics_token;
-  in.paths.pid = settings.nginx_pid_file;
-  in.paths.error_log = settings.nginx_log_dir + "/error.log";
-  in.paths.access_log = settings.nginx_log_dir + "/access.log";
-  in.paths.temp_dir = settings.nginx_temp_dir;
-  in.paths.acme_webroot = settings.data_dir + "/letsencrypt/webroot";
-  o.override_file = settings.nginx_override_file;
-  o.pipeline.conf_dir = settings.nginx_conf_dir;
-  o.pipeline.nginx_binary = settings.nginx_binary;
+  rs.resolve_tasks = settings.nginx_resolve_tasks;
+  rs.metrics.allow = settings.metrics_allow;
+  rs.metrics.bearer_token = settings.metrics_token;
+  rs.api.rate_limit = settings.api_rate_limit;
+  rs.api.max_body_bytes = settings.max_body_bytes;
+  // A deploy without ?detached=1 answers when its rollout ends.
+  rs.api.read_timeout_seconds = static_cast<int>(settings.deploy_timeout.count()) + 60;
+  rs.paths.pid = settings.nginx_pid_file;
+  rs.paths.error_log = settings.nginx_log_dir + "/error.log";
+  rs.paths.access_log = settings.nginx_log_dir + "/access.log";
+  rs.paths.temp_dir = settings.nginx_temp_dir;
+  rs.paths.acme_webroot = acme_webroot(settings).string();
+  return rs;
+}
+
+// The pipeline: where trees go, how they are tested and put live.
+captain::nginx::PipelineOptions pipeline_options(const captain::config::Settings& settings,
+                                                 captain::swarm::DockerClient& docker,
+                                                 captain::logging::JsonLog& log) {
+  namespace nginx = captain::nginx;
+  nginx::PipelineOptions o;
+  o.conf_dir = settings.nginx_conf_dir;
+  o.nginx_binary = settings.nginx_binary;
   if (settings.nginx_reload == captain::config::NginxReload::docker) {
-    o.pipeline.control =
+    o.control =
         nginx::docker_nginx_control(docker, settings.nginx_service, settings.nginx_conf_dir, log);
   } else {
-    o.pipeline.pid_file = settings.nginx_pid_file;
+    o.pid_file = settings.nginx_pid_file;
     // nginx -t and the master need these to exist; nginx itself does not create parents.
     std::error_code ec;
     std::filesystem::create_directories(settings.nginx_log_dir, ec);
     std::filesystem::create_directories(settings.nginx_temp_dir, ec);
   }
   return o;
+}
+
+// The certificate for HTTPS requests naming no site: made once, kept in the data directory.
+std::optional<captain::tls::CertificatePem> default_certificate(
+    const captain::config::Settings& settings, captain::logging::JsonLog& log) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(settings.data_dir) / "tls";
+  const fs::path crt = dir / "default.crt", key = dir / "default.key";
+  const auto read = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  captain::tls::CertificatePem pem{read(crt), read(key)};
+  if (captain::tls::certificate_validity(pem.chain)) return pem;
+  auto made = captain::tls::make_self_signed("invalid", 3650);
+  if (!made) {
+    log.error("no default certificate; unknown TLS names are refused", {{"error", made.error()}});
+    return std::nullopt;
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::ofstream(crt, std::ios::binary | std::ios::trunc) << made->chain;
+  {
+    std::ofstream out(key, std::ios::binary | std::ios::trunc);
+    fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write, ec);
+    out << made->key;
+  }
+  return *made;
 }
 
 int run(int argc, char** argv) {
@@ -156,31 +214,111 @@ int run(int argc, char** argv) {
   deployer_options.publish_http_port = settings.nginx_published_ports;
   captain::deploy::Deployer deployer(docker, **db, builds, audit, log, deployer_options);
 
-  // nginx: rendered from the store and Swarm's running tasks, validated, swapped, reloaded.
+  // Certificates: issued and renewed through lego, kept where lego keeps them.
+  captain::tls::CertificateStore certificate_store(std::filesystem::path(settings.data_dir) /
+                                                   "letsencrypt");
+  captain::acme::LegoOptions lego;
+  lego.binary = settings.acme_client;
+  lego.directory = settings.acme_directory;
+  lego.ca_bundle = settings.acme_ca_bundle;
+  lego.state_dir = std::filesystem::path(settings.data_dir) / "letsencrypt";
+  lego.webroot = acme_webroot(settings);
+  captain::acme::LegoClient acme_client(lego);
+
+  // nginx: rendered from the store, Swarm's running tasks and the certificates, validated,
+  // swapped, reloaded.
   std::unique_ptr<captain::nginx::NginxManager> nginx;
+  std::unique_ptr<captain::acme::CertificateManager> certificates;
   if (settings.nginx_reload != captain::config::NginxReload::off) {
-    auto options = nginx_options(settings, docker, log);
-    // The nginx settings are checked now, by rendering a tree without apps: a bad value stops
-    // the start here rather than every render later.
-    if (auto dry = captain::nginx::render_nginx_tree(options.base); !dry) {
-      std::cerr << kProgram << ": nginx settings: " << dry.error().message << "\n";
+    // The nginx settings are checked now, once: a bad value stops the start here.
+    auto checked = captain::nginx::check_render_settings(render_settings(settings));
+    if (!checked) {
+      std::cerr << kProgram << ": nginx settings: " << checked.error().message << "\n";
       return kExitUsage;
     }
+    captain::nginx::RenderState configured_root;
+    configured_root.root_domain = settings.root_domain;
+    if (auto root = captain::nginx::build_site_model(*checked, configured_root); !root) {
+      std::cerr << kProgram << ": root_domain: " << root.error().message << "\n";
+      return kExitUsage;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(acme_webroot(settings) / ".well-known" / "acme-challenge",
+                                        ec);
+    captain::nginx::NginxManagerOptions options;
+    options.settings = *checked;
+    options.configured_root_domain = settings.root_domain;
+    options.pipeline = pipeline_options(settings, docker, log);
+    options.override_file = settings.nginx_override_file;
+    options.default_certificate = default_certificate(settings, log);
+    options.certificates = [&certificate_store](const std::set<std::string>& domains) {
+      std::map<std::string, captain::nginx::CertificateLoad> out;
+      const auto now = std::chrono::system_clock::now();
+      for (const auto& domain : domains) {
+        auto loaded = certificate_store.load(domain, now);
+        out[domain] = {loaded.pem, loaded.problem};
+      }
+      return out;
+    };
     nginx = std::make_unique<captain::nginx::NginxManager>(
         **db, docker, log, std::move(options), [&deployer] { return deployer.rolling_out(); });
+    nginx->on_problems_changed([&app_list] { app_list.invalidate(); });
+
+    captain::acme::RenewalPolicy policy;
+    policy.renew_before = settings.acme_renew_before;
+    policy.check_interval = settings.acme_renew_check;
+    policy.retry_min = std::min(policy.retry_min, settings.acme_renew_check);
+    policy.first_check = std::min(policy.first_check, settings.acme_renew_check);
+    certificates = std::make_unique<captain::acme::CertificateManager>(
+        acme_client, certificate_store, log, policy,
+        [&db, &settings] {
+          std::set<std::string> wanted;
+          (void)(*db)->read([&](captain::store::Transaction& tx) -> captain::store::Status {
+            auto system = captain::store::SystemStore().load(tx);
+            if (!system) return captain::Unexpected(system.error());
+            auto records = captain::store::AppStore().list(tx);
+            if (!records) return captain::Unexpected(records.error());
+            std::vector<captain::apps::AppDefinition> apps;
+            for (const auto& record : *records) {
+              if (auto app = captain::apps::from_json(record.definition)) apps.push_back(*app);
+            }
+            wanted = captain::nginx::wanted_certificates(system->root_or(settings.root_domain),
+                                                         system->has_root_ssl, apps);
+            return {};
+          });
+          return wanted;
+        },
+        [&db, &settings]() -> std::optional<std::string> {
+          auto system = (*db)->read([](captain::store::Transaction& tx) {
+            return captain::store::SystemStore().load(tx);
+          });
+          if (system && system->acme_email) return system->acme_email;
+          return settings.acme_email;
+        },
+        [&nginx] { nginx->request_render(); });
   }
   deployer.on_change([&app_list, &nginx] {
     app_list.invalidate();
     if (nginx) nginx->request_render();
   });
 
-  captain::api::ApiServices services{**db, **sessions, audit,    metrics, builds, settings,
-                                     log,  app_list,   deployer, {},      {}};
+  captain::api::ApiServices services{**db,     **sessions, audit, metrics, builds, settings, log,
+                                     app_list, deployer,   {},    {},      {},     {},       {}};
   if (nginx) {
     services.nginx_changed = [&nginx] { nginx->request_render(); };
     services.nginx_check = [&nginx](captain::store::Transaction& tx,
                                     const captain::apps::AppDefinition& app) {
       return nginx->check(tx, app);
+    };
+    services.nginx_apply_now = [&nginx]() -> std::optional<std::string> {
+      const auto outcome = nginx->wait_applied(nginx->request_render(), std::chrono::seconds(60));
+      if (outcome.live) return std::nullopt;
+      return outcome.detail;
+    };
+    services.nginx_problems = [&nginx](const std::string& app) { return nginx->problems_of(app); };
+    services.obtain_certificate = [&certificates](const std::string& domain,
+                                                  const std::string& email) {
+      return certificates->obtain(domain, email);
     };
   }
 
@@ -201,11 +339,15 @@ int run(int argc, char** argv) {
     docker_metrics.render(out, breakers, std::chrono::steady_clock::now());
     render_orphans(out, deployer.orphans().size());
     if (nginx) nginx->render_metrics(out);
+    if (certificates) certificates->render_metrics(out);
   });
 
   captain::api::ApiRouter router(server.routes(), metrics, log,
-                                 captain::api::token_authenticator(services));
+                                 captain::api::token_authenticator(services),
+                                 settings.trusted_proxies);
   captain::api::register_login_routes(router, services);
+  captain::api::register_password_routes(router, services);
+  captain::api::register_ssl_routes(router, services);
   captain::api::register_system_routes(router, services);
   captain::api::register_app_routes(router, services);
   captain::api::register_deploy_routes(router, services);
@@ -221,6 +363,7 @@ int run(int argc, char** argv) {
 
   deployer.start();
   if (nginx) nginx->start();
+  if (certificates) certificates->start();
   bool served = false;
   {
     // Declared after the server and log it touches, so it is joined before they go away.
@@ -229,6 +372,7 @@ int run(int argc, char** argv) {
       // First the deployer: it wakes API calls waiting for a rollout, which the server's
       // shutdown would otherwise wait for. A rollout in flight is taken up again on restart.
       deployer.stop();
+      if (certificates) certificates->stop();
       if (nginx) nginx->stop();
       server.stop();
     });
@@ -237,6 +381,7 @@ int run(int argc, char** argv) {
   }
 
   deployer.stop();
+  if (certificates) certificates->stop();
   if (nginx) nginx->stop();
   if (!served) {
     log.error("stopped: the accept loop failed", {{"address", settings.listen.to_string()}});

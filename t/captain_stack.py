@@ -9,6 +9,8 @@ Traffic stays on this machine: nginx, the controller and docker-proxy listen on 
 import http.client
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -28,9 +30,16 @@ class Stack:
         self.conf_dir = self.workdir / "nginx-conf"
         self.run_dir = self.workdir / "nginx-run"
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        # nginx's workers run as nobody and serve ACME challenge files from the generated tree:
+        # pytest's tmp directories are 0700.
+        for d in [self.workdir, *self.workdir.parents]:
+            if d == Path("/"):
+                break
+            d.chmod(d.stat().st_mode | 0o011)
         self.pid_file = self.run_dir / "nginx.pid"
         self.data_dir = self.workdir / "data"
         self.nginx_port = free_port()
+        self.tls_port = free_port()
         self._start_controller = start_controller
         self.extra_env = extra_env
         self.controller = None
@@ -47,6 +56,7 @@ class Stack:
             CAPTAIN_NGINX_CONF_DIR=str(self.conf_dir), CAPTAIN_NGINX_PID_FILE=str(self.pid_file),
             CAPTAIN_NGINX_MODULE=str(BUILD_DIR / "ngx_http_captain_module.so"),
             CAPTAIN_NGINX_LISTEN=f"127.0.0.1:{self.nginx_port}",
+            CAPTAIN_NGINX_TLS_LISTEN=f"127.0.0.1:{self.tls_port}",
             CAPTAIN_NGINX_LOG_DIR=str(self.run_dir / "logs"),
             CAPTAIN_NGINX_TEMP_DIR=str(self.run_dir / "tmp"),
             **self.extra_env)
@@ -123,6 +133,27 @@ class Stack:
         finally:
             conn.close()
 
+    def https(self, name, path="/", method="GET", cafile=None, headers=None, body=None):
+        """One HTTPS request to nginx with SNI and Host `name`: (status, {header: value}, body
+        text, the server's certificate in DER). The certificate is verified against `cafile`
+        (and must name `name`) when one is given."""
+        if cafile is None:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context = ssl.create_default_context(cafile=str(cafile))
+        conn = _SniConnection("127.0.0.1", self.tls_port, name, context)
+        try:
+            hdrs = {"Connection": "close", **(headers or {})}
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            text = resp.read().decode(errors="replace")
+            cert = conn.peer_certificate
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text, cert
+        finally:
+            conn.close()
+
     def served(self, app, body, path="/"):
         """Waits until nginx answers `app` with 200 and `body`."""
         def check():
@@ -155,3 +186,16 @@ class Stack:
 
     def shutdown(self):
         self.stop_nginx()
+
+
+class _SniConnection(http.client.HTTPSConnection):
+    """HTTPS to a fixed address with any server name (SNI and Host), no DNS involved."""
+
+    def __init__(self, address, port, server_name, context, timeout=10):
+        super().__init__(server_name, port, context=context, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.peer_certificate = self.sock.getpeercert(binary_form=True)

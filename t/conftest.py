@@ -301,3 +301,15 @@ def swarm(docker_engine):
     if not docker_engine.running():  # a test stopped the engine (and failed before start())
         docker_engine.start()
     docker_engine.remove_services()
+
+
+@pytest.fixture
+def stack(start_controller, swarm, tmp_path):
+    """The controller driving a real nginx master on the private Swarm (t/captain_stack.py),
+    both started; nginx stopped at teardown."""
+    from captain_stack import Stack
+    s = Stack(start_controller, swarm, tmp_path)
+    s.start_controller()
+    s.start_nginx()
+    yield s
+    s.shutdown()

@@ -10,19 +10,9 @@ import sqlite3
 import threading
 import time
 
-import pytest
 
-from captain_stack import ROOT_DOMAIN, Stack
+from captain_stack import ROOT_DOMAIN
 from conftest import wait_until
-
-
-@pytest.fixture
-def stack(start_controller, swarm, tmp_path):
-    s = Stack(start_controller, swarm, tmp_path)
-    s.start_controller()
-    s.start_nginx()
-    yield s
-    s.shutdown()
 
 
 def live_file(stack, name):

@@ -31,8 +31,12 @@ bool Call::query_flag(const std::string& name) const {
 }
 
 ApiRouter::ApiRouter(httplib::Server& http, ApiMetrics& metrics, logging::JsonLog& log,
-                     Authenticator authenticate)
-    : http_(http), metrics_(metrics), log_(log), authenticate_(std::move(authenticate)) {}
+                     Authenticator authenticate, std::vector<config::Cidr> trusted_proxies)
+    : http_(http),
+      metrics_(metrics),
+      log_(log),
+      authenticate_(std::move(authenticate)),
+      trusted_proxies_(std::move(trusted_proxies)) {}
 
 void ApiRouter::get(const std::string& route, const std::string& pattern, Handler handler) {
   add("GET", route, pattern, std::move(handler));
@@ -65,7 +69,7 @@ void ApiRouter::finish() {
     add(method, "/user/*", "/user/.*", not_found);
   }
   const auto wrong_version = [this](const httplib::Request& req, httplib::Response& res) {
-    const RequestContext context = make_request_context(req);
+    const RequestContext context = make_request_context(req, trusted_proxies_);
     add_context_headers(context, res);
     send(res, failure(ApiStatus::generic_error, "This captain instance only accepts API v2"));
     metrics_.record_request("/api/*", req.method, 200, 1000, {});
@@ -78,7 +82,7 @@ void ApiRouter::finish() {
 void ApiRouter::serve(const std::string& method, const std::string& route, const Handler& handler,
                       const httplib::Request& req, httplib::Response& res) {
   const auto started = std::chrono::steady_clock::now();
-  const RequestContext context = make_request_context(req);
+  const RequestContext context = make_request_context(req, trusted_proxies_);
   add_context_headers(context, res);
   Call call{req, context, nlohmann::json::object(), route};
 

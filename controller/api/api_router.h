@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "controller/api/api_metrics.h"
 #include "controller/api/envelope.h"
@@ -40,7 +41,7 @@ using Authenticator = std::function<std::optional<ApiResult>(const Call&)>;
 class ApiRouter {
  public:
   ApiRouter(httplib::Server& http, ApiMetrics& metrics, logging::JsonLog& log,
-            Authenticator authenticate);
+            Authenticator authenticate, std::vector<config::Cidr> trusted_proxies);
 
   // `route` is shown in logs and metrics ("/user/apps/appData/:app"); `pattern` is the regex
   // after /api/v2 (a trailing slash is accepted, as CapRover's express router does). Routes
@@ -63,6 +64,7 @@ class ApiRouter {
   ApiMetrics& metrics_;
   logging::JsonLog& log_;
   Authenticator authenticate_;
+  std::vector<config::Cidr> trusted_proxies_;
 };
 
 }  // namespace captain::api

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "controller/acme/acme_client.h"
 #include "controller/api/api_metrics.h"
 #include "controller/api/app_list_cache.h"
 #include "controller/api/envelope.h"
@@ -35,6 +36,16 @@ struct ApiServices {
   std::function<void()> nginx_changed;
   std::function<std::optional<std::string>(store::Transaction&, const apps::AppDefinition&)>
       nginx_check;
+  // Puts what is committed live in nginx now and waits for it: nullopt once live, else why not.
+  std::function<std::optional<std::string>()> nginx_apply_now;
+  // Why parts of an app are not served as defined (no usable certificate, snippet refused):
+  // shown in its definition. "" is captain.<root>.
+  std::function<std::vector<std::string>(const std::string& app)> nginx_problems;
+  // HTTPS: gets a certificate for a domain from the ACME CA now. Unset when nginx is not
+  // managed (nginx_reload=off): there is nothing to serve it with.
+  std::function<Expected<void, acme::AcmeError>(const std::string& domain,
+                                                const std::string& email)>
+      obtain_certificate;
 };
 
 // The envelope for a store failure: precise for the kinds a client can act on (not found,

@@ -9,6 +9,7 @@
 #include "controller/apps/validation.h"
 #include "controller/deploy/desired_state.h"
 #include "controller/store/app_store.h"
+#include "controller/store/system_store.h"
 
 namespace captain::api {
 namespace {
@@ -21,7 +22,11 @@ ApiResult list_apps(ApiServices& services, Call& call) {
   auto rendered = services.app_list.get();
   if (!rendered) {
     const std::uint64_t generation = services.app_list.generation();
+    std::string root = services.settings.root_domain;
     auto listed = services.db.read([&](store::Transaction& tx) -> Mutation<nlohmann::ordered_json> {
+      auto system = store::SystemStore().load(tx);
+      if (!system) return Unexpected(MutationError(system.error()));
+      root = system->root_or(services.settings.root_domain);
       auto records = store::AppStore().list(tx);
       if (!records) return Unexpected(MutationError(records.error()));
       nlohmann::ordered_json definitions = nlohmann::ordered_json::array();
@@ -33,7 +38,12 @@ ApiResult list_apps(ApiServices& services, Call& call) {
                                               "stored app " + record.name + ": " + app.error()}));
         }
         const bool building = services.builds.status(record.name).building;
-        definitions.push_back(nlohmann::ordered_json(apps::to_caprover_json(*app, building)));
+        auto definition = nlohmann::ordered_json(apps::to_caprover_json(*app, building));
+        // Ours: why parts of the app are not served as defined (a certificate that is missing
+        // or expired, a refused snippet); empty when nginx serves it as defined.
+        definition["nginxProblems"] = services.nginx_problems ? services.nginx_problems(record.name)
+                                                              : std::vector<std::string>{};
+        definitions.push_back(std::move(definition));
       }
       return definitions;
     });
@@ -44,7 +54,7 @@ ApiResult list_apps(ApiServices& services, Call& call) {
     }
     nlohmann::ordered_json data;
     data["appDefinitions"] = std::move(*listed);
-    data["rootDomain"] = services.settings.root_domain;
+    data["rootDomain"] = root;
     data["captainSubDomain"] = "captain";
     data["defaultNginxConfig"] = "";
     rendered = std::make_shared<const std::string>(
@@ -233,7 +243,9 @@ ApiResult add_custom_domain(ApiServices& services, Call& call) {
         if (!raw) return Unexpected(raw.error());
         auto domain = apps::validate_domain(*raw);
         if (!domain) return refuse(ApiStatus::bad_name, domain.error().message);
-        const std::string& root = services.settings.root_domain;
+        auto system = store::SystemStore().load(tx);
+        if (!system) return Unexpected(MutationError(system.error()));
+        const std::string& root = system->root_or(services.settings.root_domain);
         if (*domain == root || (domain->size() > root.size() && domain->ends_with("." + root) &&
                                 *domain != name + "." + root)) {
           return refuse(ApiStatus::bad_name, "Custom domain cannot be subdomain of root domain.");

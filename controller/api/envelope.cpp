@@ -15,6 +15,7 @@ std::string envelope_body(const ApiResult& result) {
 
 void send(httplib::Response& res, const ApiResult& result) {
   res.status = 200;
+  for (const auto& [name, value] : result.headers) res.set_header(name, value);
   res.set_content(envelope_body(result), kEnvelopeContentType);
 }
 

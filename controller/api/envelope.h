@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace captain::api {
 
@@ -22,6 +24,7 @@ enum class ApiStatus : int {
   bad_name = 1104,
   wrong_password = 1105,
   auth_token_invalid = 1106,
+  verification_failed = 1107,
   illegal_operation = 1108,
   illegal_parameter = 1110,
   not_found = 1111,
@@ -39,6 +42,8 @@ struct ApiResult {
   // When set, the whole envelope already serialized (a cached rendering of this same result):
   // sent as is instead of rendering status, description and data.
   std::shared_ptr<const std::string> rendered;
+  // Extra response headers (e.g. X-Captain-Login-Failed for the edge's login limiter).
+  std::vector<std::pair<std::string, std::string>> headers;
 
   bool succeeded() const noexcept {
     return status == ApiStatus::ok || status == ApiStatus::deploy_started ||
@@ -48,11 +53,11 @@ struct ApiResult {
 
 inline ApiResult ok(std::string description,
                     nlohmann::ordered_json data = nlohmann::ordered_json::object()) {
-  return {ApiStatus::ok, std::move(description), std::move(data), nullptr};
+  return {ApiStatus::ok, std::move(description), std::move(data), nullptr, {}};
 }
 
 inline ApiResult failure(ApiStatus status, std::string description) {
-  return {status, std::move(description), nlohmann::ordered_json::object(), nullptr};
+  return {status, std::move(description), nlohmann::ordered_json::object(), nullptr, {}};
 }
 
 inline constexpr const char* kEnvelopeContentType = "application/json; charset=utf-8";

@@ -37,9 +37,13 @@ void register_login_routes(ApiRouter& router, ApiServices& services) {
         data["token"] = outcome.token;
         return ok("Login succeeded", std::move(data));
       }
-      case auth::LoginOutcome::Kind::wrong_password:
-        return refuse(failure(ApiStatus::wrong_password, "Invalid credentials"),
-                      LoginResult::wrong_password);
+      case auth::LoginOutcome::Kind::wrong_password: {
+        ApiResult wrong = failure(ApiStatus::wrong_password, "Invalid credentials");
+        // For the generated nginx's login limiter (captain_limit failure_if=): CapRover's API
+        // answers HTTP 200 either way, so the failure is flagged in a header.
+        wrong.headers.emplace_back("X-Captain-Login-Failed", "1");
+        return refuse(std::move(wrong), LoginResult::wrong_password);
+      }
       case auth::LoginOutcome::Kind::back_off:
         return refuse(failure(ApiStatus::password_back_off,
                               "Too many wrong passwords from this address. Wait " +
@@ -51,6 +55,56 @@ void register_login_routes(ApiRouter& router, ApiServices& services) {
     return refuse(failure(ApiStatus::generic_error, "login failed: " + outcome.message),
                   LoginResult::invalid);
   });
+}
+
+namespace {
+
+ApiResult change_password(ApiServices& services, Call& call) {
+  audit::AuditEntry entry{"admin", "auth.changepassword", "password", "", ""};
+  const auto text = [&](const char* field) -> std::string {
+    auto it = call.body.find(field);
+    return it != call.body.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const auto outcome = services.sessions.change_password(
+      text("oldPassword"), text("newPassword"), call.context.client_ip,
+      std::chrono::system_clock::now(), std::chrono::steady_clock::now());
+  ApiResult result;
+  switch (outcome.kind) {
+    case auth::PasswordChangeOutcome::Kind::ok:
+      result = ok("Password changed.");
+      break;
+    case auth::PasswordChangeOutcome::Kind::too_short:
+      // CapRover's status and words.
+      result = failure(ApiStatus::generic_error,
+                       "Password is too small. The new password needs at least " +
+                           std::to_string(auth::kMinPasswordLength) + " characters.");
+      break;
+    case auth::PasswordChangeOutcome::Kind::wrong_password:
+      result = failure(ApiStatus::wrong_password, "Old password is incorrect.");
+      break;
+    case auth::PasswordChangeOutcome::Kind::back_off:
+      result = failure(ApiStatus::password_back_off,
+                       "Too many wrong passwords from this address. Wait " +
+                           std::to_string(outcome.wait.count()) + " seconds and retry.");
+      break;
+    case auth::PasswordChangeOutcome::Kind::failed:
+      services.log.error("password not changed",
+                         {{"error", outcome.message}, {"request_id", call.context.request_id}});
+      result = failure(ApiStatus::generic_error, "password not changed: " + outcome.message);
+      break;
+  }
+  entry.result =
+      result.succeeded() ? "ok" : "error:" + std::to_string(static_cast<int>(result.status));
+  entry.detail = result.description;
+  services.audit.record_alone(call.context, entry);
+  return result;
+}
+
+}  // namespace
+
+void register_password_routes(ApiRouter& router, ApiServices& services) {
+  router.post("/user/changepassword", "/user/changepassword",
+              [&services](Call& call) { return change_password(services, call); });
 }
 
 Authenticator token_authenticator(ApiServices& services) {

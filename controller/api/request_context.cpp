@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 
+#include "controller/api/client_address.h"
 #include "shared/request_id/request_id.h"
 #include "shared/trace_context/traceparent.h"
 
@@ -34,7 +35,8 @@ std::array<std::uint8_t, N> random_non_zero_id() {
 
 }  // namespace
 
-RequestContext make_request_context(const httplib::Request& req) {
+RequestContext make_request_context(const httplib::Request& req,
+                                    const std::vector<config::Cidr>& trusted_proxies) {
   RequestContext context;
 
   const std::string incoming_id = req.get_header_value("X-Request-ID");
@@ -59,7 +61,8 @@ RequestContext make_request_context(const httplib::Request& req) {
   context.traceparent.assign(traceparent, sizeof traceparent);
   context.trace_id = context.traceparent.substr(trace::kTraceIdOffset, 32);
 
-  context.client_ip = req.remote_addr;
+  context.client_ip = client_address(req.remote_addr, req.get_header_value("X-Forwarded-For"),
+                                     req.get_header_value("X-Real-IP"), trusted_proxies);
   context.user_agent = req.get_header_value("User-Agent");
   return context;
 }

@@ -8,6 +8,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "controller/config/cidr.h"
 
 namespace captain::api {
 
@@ -19,8 +22,10 @@ struct RequestContext {
   std::string user_agent;
 };
 
-// Reads X-Request-ID, traceparent, the peer address and User-Agent.
-RequestContext make_request_context(const httplib::Request& req);
+// Reads X-Request-ID, traceparent, the client's address (the peer, or what a trusted proxy
+// says it is: client_address.h) and User-Agent.
+RequestContext make_request_context(const httplib::Request& req,
+                                    const std::vector<config::Cidr>& trusted_proxies);
 
 // X-Request-ID and traceparent on the response.
 void add_context_headers(const RequestContext& context, httplib::Response& res);

@@ -4,15 +4,19 @@
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
 #include "controller/store/backup.h"
+#include "controller/store/system_store.h"
 
 namespace captain::api {
 namespace {
 
-ApiResult system_info(ApiServices& services) {
+ApiResult system_info(ApiServices& services, Call& call) {
+  auto system =
+      services.db.read([](store::Transaction& tx) { return store::SystemStore().load(tx); });
+  if (!system) return store_failure(services, system.error(), call.context.request_id);
   nlohmann::ordered_json data;
-  data["hasRootSsl"] = false;
-  data["forceSsl"] = false;
-  data["rootDomain"] = services.settings.root_domain;
+  data["hasRootSsl"] = system->has_root_ssl;
+  data["forceSsl"] = system->force_ssl;
+  data["rootDomain"] = system->root_or(services.settings.root_domain);
   data["captainSubDomain"] = "captain";
   return ok("Captain info retrieved", std::move(data));
 }
@@ -71,7 +75,7 @@ ApiResult import_backup(ApiServices& services, Call& call) {
 
 void register_system_routes(ApiRouter& router, ApiServices& services) {
   router.get("/user/system/info", "/user/system/info",
-             [&services](Call&) { return system_info(services); });
+             [&services](Call& call) { return system_info(services, call); });
   router.get("/user/system/backup", "/user/system/backup",
              [&services](Call& call) { return export_backup(services, call); });
   router.post("/user/system/backup", "/user/system/backup",

@@ -6,6 +6,7 @@
 
 #include "shared/validation/app_name.h"
 #include "shared/validation/domain.h"
+#include "shared/validation/rate.h"
 
 namespace captain::apps {
 namespace {
@@ -400,17 +401,6 @@ Problem read_rate_limit(const json& value, std::optional<std::string>& out) {
   return std::nullopt;
 }
 
-// Digits only, value 1..1000000; advances `i`.
-bool read_small_count(std::string_view text, std::size_t& i) {
-  std::size_t start = i;
-  std::uint32_t n = 0;
-  while (i < text.size() && is_digit(text[i]) && i - start < 8) {
-    n = n * 10 + static_cast<std::uint32_t>(text[i] - '0');
-    ++i;
-  }
-  return i > start && (i == text.size() || !is_digit(text[i])) && n >= 1 && n <= 1000000;
-}
-
 }  // namespace
 
 Validated<std::string> validate_app_name(std::string_view name) {
@@ -550,16 +540,9 @@ Validated<std::string> validate_volume_name(std::string_view name, std::string_v
 }
 
 Validated<std::string> validate_rate_limit(std::string_view rate) {
-  auto bad = [] {
-    return invalid("rateLimit", "must look like \"10r/s\" or \"100r/5m\" (unit ms, s, m, h or d)");
-  };
-  std::size_t i = 0;
-  if (!read_small_count(rate, i)) return bad();
-  if (rate.substr(i, 2) != "r/") return bad();
-  i += 2;
-  if (i < rate.size() && is_digit(rate[i]) && !read_small_count(rate, i)) return bad();
-  std::string_view unit = rate.substr(i);
-  if (unit != "ms" && unit != "s" && unit != "m" && unit != "h" && unit != "d") return bad();
+  if (auto problem = validation::rate_problem(rate); !problem.empty()) {
+    return invalid("rateLimit", problem);
+  }
   return std::string(rate);
 }
 

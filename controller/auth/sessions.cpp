@@ -94,7 +94,7 @@ LoginOutcome Sessions::login(std::string_view password, std::string_view client_
     outcome.wait = *wait;
     return outcome;
   }
-  if (!verify_password(password, password_hash_)) {
+  if (!verify_password(password, password_hash())) {
     backoff_.record_failure(client_ip, steady_now);
     outcome.kind = LoginOutcome::Kind::wrong_password;
     return outcome;
@@ -114,6 +114,53 @@ LoginOutcome Sessions::login(std::string_view password, std::string_view client_
   }
   outcome.kind = LoginOutcome::Kind::ok;
   outcome.token = std::move(*token);
+  return outcome;
+}
+
+std::string Sessions::password_hash() const {
+  std::lock_guard lock(mutex_);
+  return password_hash_;
+}
+
+PasswordChangeOutcome Sessions::change_password(std::string_view old_password,
+                                                std::string_view new_password,
+                                                std::string_view client_ip,
+                                                std::chrono::system_clock::time_point now,
+                                                LoginBackoff::Clock::time_point steady_now) {
+  PasswordChangeOutcome outcome;
+  if (old_password.empty() || new_password.size() < kMinPasswordLength) {
+    outcome.kind = PasswordChangeOutcome::Kind::too_short;
+    return outcome;
+  }
+  if (auto wait = backoff_.blocked_for(client_ip, steady_now)) {
+    outcome.kind = PasswordChangeOutcome::Kind::back_off;
+    outcome.wait = *wait;
+    return outcome;
+  }
+  if (!verify_password(old_password, password_hash())) {
+    backoff_.record_failure(client_ip, steady_now);
+    outcome.kind = PasswordChangeOutcome::Kind::wrong_password;
+    return outcome;
+  }
+  auto hashed = hash_password(new_password);
+  auto ring = SecretRing::create(now);
+  if (!hashed || !ring) {
+    outcome.message = !hashed ? "password: " + hashed.error() : "token secret: " + ring.error();
+    return outcome;
+  }
+  store::SettingsStore settings;
+  auto saved = db_.write([&](store::Transaction& tx) -> store::Status {
+    if (auto s = settings.set(tx, kPasswordHashKey, *hashed); !s) return s;
+    return settings.set(tx, kSecretRingKey, ring->serialize());
+  });
+  if (!saved) {
+    outcome.message = "store: " + saved.error().message;
+    return outcome;
+  }
+  std::lock_guard lock(mutex_);
+  password_hash_ = std::move(*hashed);
+  issuer_ = std::make_shared<const TokenIssuer>(std::move(*ring));
+  outcome.kind = PasswordChangeOutcome::Kind::ok;
   return outcome;
 }
 

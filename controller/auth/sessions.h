@@ -29,6 +29,16 @@ struct LoginOutcome {
   std::string message;           // invalid
 };
 
+struct PasswordChangeOutcome {
+  enum class Kind { ok, too_short, wrong_password, back_off, failed };
+  Kind kind = Kind::failed;
+  std::chrono::seconds wait{0};  // back_off
+  std::string message;           // failed
+};
+
+// CapRover's minimum for a new password.
+inline constexpr std::size_t kMinPasswordLength = 8;
+
 class Sessions {
  public:
   struct Options {
@@ -48,6 +58,14 @@ class Sessions {
                      std::chrono::system_clock::time_point now,
                      LoginBackoff::Clock::time_point steady_now);
 
+  // Replaces the password when `old_password` is right (same back-off as login: a stolen token
+  // is not a free password oracle). Every token issued so far stops working, as in CapRover:
+  // the signing secrets are replaced along with the hash, in one transaction.
+  PasswordChangeOutcome change_password(std::string_view old_password,
+                                        std::string_view new_password, std::string_view client_ip,
+                                        std::chrono::system_clock::time_point now,
+                                        LoginBackoff::Clock::time_point steady_now);
+
   // The token's claims, or why it is refused.
   Expected<nlohmann::json, JwtError> check(std::string_view token,
                                            std::chrono::system_clock::time_point now) const;
@@ -60,11 +78,13 @@ class Sessions {
   // Rotates the ring when it is due, persisting it first so a restart keeps the same secrets.
   void rotate_if_due(std::chrono::system_clock::time_point now);
 
+  std::string password_hash() const;
+
   store::Database& db_;
-  std::string password_hash_;
+  std::string password_hash_;  // guarded by mutex_ (replaced by change_password)
   Options options_;
   LoginBackoff backoff_;
-  mutable std::mutex mutex_;                   // guards issuer_ (swapped on rotation)
+  mutable std::mutex mutex_;  // guards issuer_ (swapped on rotation) and password_hash_
   std::shared_ptr<const TokenIssuer> issuer_;  // readers keep their copy while it is swapped
   bool created_password_ = false;
 };

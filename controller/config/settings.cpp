@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "shared/validation/rate.h"
+
 namespace captain::config {
 namespace {
 
@@ -114,6 +116,13 @@ constexpr std::array kOptions{
              s.nginx_listen = v;
              return ok();
            }},
+    Option{"nginx_tls_listen", "CAPTAIN_NGINX_TLS_LISTEN", "",
+           "where nginx serves HTTPS: PORT or IPv4:PORT (443)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.nginx_tls_listen = v;
+             return ok();
+           }},
     Option{"nginx_upstream", "CAPTAIN_NGINX_UPSTREAM", "",
            "how nginx reaches apps: docker-dns (nginx on the overlay network, the service's "
            "virtual IP), docker-dns-tasks (the same, each task's own address) or published-port "
@@ -165,6 +174,67 @@ constexpr std::array kOptions{
            [](Settings& s, std::string_view v) -> Expected<void, std::string> {
              if (v.empty()) return Unexpected(std::string("must not be empty"));
              s.metrics_token = std::string(v);
+             return ok();
+           }},
+    Option{"trusted_proxies", "CAPTAIN_TRUSTED_PROXIES", "",
+           "addresses/CIDRs (comma-separated) whose X-Forwarded-For is believed "
+           "(127.0.0.0/8,::1)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto parsed = parse_cidr_list(v);
+             if (!parsed) return Unexpected(parsed.error());
+             s.trusted_proxies = std::move(*parsed);
+             return ok();
+           }},
+    Option{"api_rate_limit", "CAPTAIN_API_RATE_LIMIT", "",
+           "requests per client address to captain.<root>/api/ through nginx, e.g. 100r/m, "
+           "or off (100r/m)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v == "off") {
+               s.api_rate_limit.clear();
+               return ok();
+             }
+             if (auto rate = parse_rate(v); !rate) return Unexpected(rate.error());
+             s.api_rate_limit = v;
+             return ok();
+           }},
+    Option{"acme_directory", "CAPTAIN_ACME_DIRECTORY", "",
+           "the ACME CA's directory URL (Let's Encrypt production)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (!v.starts_with("https://") || v.size() <= 8 ||
+                 v.find_first_of(" \t\r\n\"'") != std::string_view::npos) {
+               return Unexpected("must be an https:// URL (RFC 8555), not \"" + std::string(v) +
+                                 "\"");
+             }
+             s.acme_directory = v;
+             return ok();
+           }},
+    Option{"acme_email", "CAPTAIN_ACME_EMAIL", "",
+           "contact e-mail of the ACME account (required before the first certificate; "
+           "enablessl sets it too)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (auto e = check_email(v); !e) return Unexpected(e.error());
+             s.acme_email = std::string(v);
+             return ok();
+           }},
+    Option{"acme_ca_bundle", "CAPTAIN_ACME_CA_BUNDLE", "",
+           "PEM bundle of CAs to trust for acme_directory (private CAs; default: the system's)",
+           [](Settings& s, std::string_view v) { return set_path(s.acme_ca_bundle, v); }},
+    Option{"acme_client", "CAPTAIN_ACME_CLIENT", "", "the lego ACME client (/usr/bin/lego)",
+           [](Settings& s, std::string_view v) { return set_path(s.acme_client, v); }},
+    Option{"acme_renew_before", "CAPTAIN_ACME_RENEW_BEFORE", "",
+           "renew a certificate when this much validity is left (a third of its lifetime)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.acme_renew_before = *d;
+             return ok();
+           }},
+    Option{"acme_renew_check", "CAPTAIN_ACME_RENEW_CHECK", "",
+           "certificates are checked for renewal this often (12h)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.acme_renew_check = *d;
              return ok();
            }},
     Option{"token_ttl", "CAPTAIN_TOKEN_TTL", "", "lifetime of a login token (7d)",
@@ -278,6 +348,34 @@ Expected<void, std::string> apply_yaml(const std::string& path, const std::strin
 }
 
 }  // namespace
+
+std::vector<Cidr> default_trusted_proxies() {
+  auto parsed = parse_cidr_list("127.0.0.0/8, ::1");
+  return parsed ? *parsed : std::vector<Cidr>{};
+}
+
+Expected<void, std::string> check_email(std::string_view email) {
+  // What an ACME CA accepts as a mailto: contact, and nothing that could break a command line
+  // or a log line: one '@', a dot in the domain, no spaces, quotes or control characters.
+  const auto at = email.find('@');
+  const bool ok_chars = std::all_of(email.begin(), email.end(), [](char c) {
+    return c > ' ' && c < 127 && c != '"' && c != '\'' && c != '\\' && c != '/' && c != ':' &&
+           c != '%' && c != ',' && c != '<' && c != '>';
+  });
+  if (email.size() < 3 || email.size() > 254 || !ok_chars || at == 0 ||
+      at == std::string_view::npos || email.find('@', at + 1) != std::string_view::npos ||
+      email.find('.', at) == std::string_view::npos || email.back() == '.') {
+    return Unexpected("\"" + std::string(email) + "\" is not an e-mail address");
+  }
+  return ok();
+}
+
+Expected<void, std::string> parse_rate(std::string_view rate) {
+  if (auto problem = validation::rate_problem(rate); !problem.empty()) {
+    return Unexpected("invalid rate \"" + std::string(rate) + "\": " + problem);
+  }
+  return ok();
+}
 
 EnvLookup process_environment() {
   return [](std::string_view name) -> std::optional<std::string> {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controller/common/expected.h"
+#include "controller/config/cidr.h"
 #include "controller/config/listen_address.h"
 
 namespace captain::config {
@@ -23,6 +24,9 @@ inline constexpr std::string_view kListenEnv = "CAPTAIN_LISTEN";
 // How the controller drives nginx: a local master (SIGHUP via its pid file), the tasks of a
 // Swarm service (Docker API), or not at all.
 enum class NginxReload { pid, docker, off };
+
+// 127.0.0.0/8 and ::1: a proxy on the same host (./scripts/run's nginx, a local nginx).
+std::vector<Cidr> default_trusted_proxies();
 
 struct Settings {
   ListenAddress listen;
@@ -38,8 +42,9 @@ struct Settings {
   std::string nginx_binary = "/usr/sbin/nginx";
   std::string nginx_module = "/usr/lib/nginx/modules/ngx_http_captain_module.so";
   std::string nginx_listen = "80";
-  bool nginx_published_ports = false;  // nginx_upstream=published-port
-  bool nginx_resolve_tasks = false;    // nginx_upstream=docker-dns-tasks
+  std::string nginx_tls_listen = "443";  // HTTPS servers (rendered once a certificate exists)
+  bool nginx_published_ports = false;    // nginx_upstream=published-port
+  bool nginx_resolve_tasks = false;      // nginx_upstream=docker-dns-tasks
   // The controller's API as nginx reaches it (captain.<root>); unset: the listen address.
   std::optional<ListenAddress> nginx_controller;
   std::string nginx_log_dir = "/var/log/nginx";
@@ -50,6 +55,18 @@ struct Settings {
   std::chrono::seconds token_ttl{std::chrono::hours(24 * 7)};
   std::chrono::seconds secret_rotation{std::chrono::hours(24 * 30)};
   std::size_t max_body_bytes = 8 * 1024 * 1024;
+  // Peers whose X-Forwarded-For / X-Real-IP are believed (the generated nginx in front of us).
+  std::vector<Cidr> trusted_proxies = default_trusted_proxies();
+  // captain.<root>/api/ through nginx: captain_limit per client address; empty = none.
+  std::string api_rate_limit = "100r/m";
+  // Certificates: an RFC 8555 CA, through the lego client (HTTP-01 via the webroot nginx serves).
+  std::string acme_directory = "https://acme-v02.api.letsencrypt.org/directory";
+  std::optional<std::string> acme_email;      // required before the first certificate
+  std::string acme_ca_bundle;                 // CA bundle trusted for acme_directory; "" system
+  std::string acme_client = "/usr/bin/lego";  // the ACME client binary
+  // Renew when this much validity is left; unset: when a third of the lifetime is left.
+  std::optional<std::chrono::seconds> acme_renew_before;
+  std::chrono::seconds acme_renew_check{std::chrono::hours(12)};  // how often expiry is checked
   // Swarm: how long a rollout may take before it is reported failed, how long Swarm watches a
   // new task for failure before moving on (UpdateConfig.Monitor), how long an open Docker
   // circuit breaker waits before a trial call, and how often the store is reconciled with Swarm.
@@ -96,6 +113,12 @@ Expected<std::chrono::seconds, std::string> parse_duration(std::string_view text
 
 // "512", "64k", "8m" -> bytes (> 0).
 Expected<std::size_t, std::string> parse_byte_size(std::string_view text);
+
+// An e-mail address as an ACME account contact; the error says why not.
+Expected<void, std::string> check_email(std::string_view email);
+
+// A request rate as captain_limit_zone spells it ("100r/m", "5r/15m").
+Expected<void, std::string> parse_rate(std::string_view rate);
 
 // --help text.
 std::string usage_text();

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -54,6 +55,13 @@ std::vector<std::string> children_of(long pid) {
   return out;
 }
 
+// Whether a worker is draining: nginx retitles it "nginx: worker process is shutting down".
+bool shutting_down(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/cmdline", std::ios::binary);
+  std::string title((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return !in.is_open() || title.empty() || title.find("shutting down") != std::string::npos;
+}
+
 }  // namespace
 
 bool safe_relative_path(const std::string& path) {
@@ -90,11 +98,23 @@ Expected<fs::path, PipelineError> ConfigPipeline::write_generation(
     const fs::path target = dir / file.path;
     fs::create_directories(target.parent_path(), ec);
     if (ec) return io_error(target.parent_path().string() + ": " + ec.message());
-    std::ofstream out(target, std::ios::binary | std::ios::trunc);
-    out << file.content;
-    out.close();
-    if (!out) return io_error(target.string() + ": write failed");
-    sync_path(target);
+    // Created with its final mode, so a key is never readable by others, not even briefly.
+    const int fd =
+        ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, file.secret ? 0600 : 0644);
+    if (fd < 0) return io_error(target.string() + ": " + std::strerror(errno));
+    std::size_t written = 0;
+    while (written < file.content.size()) {
+      const ssize_t n = ::write(fd, file.content.data() + written, file.content.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int error = errno;
+        ::close(fd);
+        return io_error(target.string() + ": write failed: " + std::strerror(error));
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    ::fsync(fd);
+    ::close(fd);
   }
   sync_path(dir);
   return dir;
@@ -154,8 +174,13 @@ Expected<bool, PipelineError> ConfigPipeline::reload_local_master() {
         PipelineError::Kind::reload_failed,
         "cannot signal nginx master " + std::to_string(pid) + ": " + std::strerror(errno)});
   }
-  // Healthy once the master runs a set of workers none of which it had before the HUP (the old
-  // ones drain and exit); a master that refused the tree keeps its old workers.
+  // Healthy once the master runs workers it did not have before the HUP and every old one has
+  // stopped accepting (gone, or titled "is shutting down": the master tells them only ~100 ms
+  // after starting the new ones, and until then a new connection may still get the old tree).
+  // A master that refused the tree starts no worker and keeps its old ones. Old workers are not
+  // waited for to exit: they drain their open connections first, and one of those may be the
+  // very API call waiting for this reload (enablessl through captain.<root>), or a websocket
+  // open for hours.
   const auto deadline = std::chrono::steady_clock::now() + options_.reload_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (::kill(static_cast<pid_t>(pid), 0) != 0) {
@@ -163,9 +188,13 @@ Expected<bool, PipelineError> ConfigPipeline::reload_local_master() {
                                       "the nginx master exited during the reload"});
     }
     const auto now = children_of(pid);
-    const bool fresh = !now.empty() && std::none_of(now.begin(), now.end(), [&](const auto& c) {
-      return std::binary_search(before.begin(), before.end(), c);
+    const bool started = std::any_of(now.begin(), now.end(), [&](const auto& c) {
+      return !std::binary_search(before.begin(), before.end(), c);
     });
+    const bool old_stopped = std::all_of(now.begin(), now.end(), [&](const auto& c) {
+      return !std::binary_search(before.begin(), before.end(), c) || shutting_down(c);
+    });
+    const bool fresh = started && old_stopped;
     if (fresh) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -28,6 +28,7 @@ namespace captain::nginx {
 struct ConfigFile {
   std::string path;  // relative to the tree's root, e.g. "servers/app-web.conf"
   std::string content;
+  bool secret = false;  // a private key: mode 0600 (the master reads it as root)
 };
 
 struct PipelineError;

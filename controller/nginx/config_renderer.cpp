@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-
-#include "controller/nginx/nginx_text.h"
 
 namespace captain::nginx {
 namespace {
@@ -16,16 +13,9 @@ constexpr const char* kGeneratedBanner =
 constexpr std::size_t kMetricsKiBPerRoute = 64;
 constexpr std::size_t kMinMetricsMiB = 4;
 constexpr const char* kRateLimitZoneSize = "1m";  // ~32,000 client addresses per app
-
-Unexpected<RenderError> fail(const std::string& app, const TextError& e) {
-  std::string message = app.empty() ? e.message : "app \"" + app + "\": " + e.message;
-  return Unexpected(RenderError{app, e.field, e.line, std::move(message)});
-}
-
-Unexpected<RenderError> fail(const std::string& app, const std::string& field,
-                             const std::string& why) {
-  return fail(app, TextError{field, 0, field + " " + why});
-}
+constexpr const char* kApiZone = "captain_api";
+constexpr const char* kLoginZone = "captain_login";
+constexpr const char* kDefaultCertificate = "_default";
 
 std::string upstream_host(const std::string& host) {
   if (host == "0.0.0.0") return "127.0.0.1";
@@ -34,23 +24,10 @@ std::string upstream_host(const std::string& host) {
   return host;
 }
 
-// "80" or "IPv4:PORT".
-Checked<std::string> check_listen(const std::string& listen) {
-  std::string port = listen;
-  if (auto colon = listen.rfind(':'); colon != std::string::npos) {
-    auto host = check_ip(listen.substr(0, colon), "httpListen", false);
-    if (!host) return Unexpected(host.error());
-    if (host->find(':') != std::string::npos) {
-      return Unexpected(TextError{"httpListen", 0, "httpListen must be PORT or IPv4:PORT"});
-    }
-    port = listen.substr(colon + 1);
-  }
-  bool ok = !port.empty() && port.size() <= 5 &&
-            std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!ok || std::stoi(port) < 1 || std::stoi(port) > 65535) {
-    return Unexpected(TextError{"httpListen", 0, "httpListen must be PORT or IPv4:PORT"});
-  }
-  return listen;
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += " " + n;
+  return out;
 }
 
 std::string acme_location(const std::string& webroot) {
@@ -82,210 +59,164 @@ std::string proxy_headers(bool websocket) {
   return out;
 }
 
-// One exposed app, checked: everything the server block needs.
-struct AppServer {
-  const apps::AppDefinition* app;
-  std::vector<std::string> names;    // <app>.<root> first, then the custom domains
-  std::string upstream;              // empty: not routable
-  std::vector<std::uint16_t> ports;  // published_port mode: the running tasks' host ports
-  std::string snippet;               // checked text, empty when none
-  bool has_snippet = false;
-};
+std::string listen_http(const CheckedSettings& cs) {
+  return "    listen " + cs.s.http_listen + ";\n";
+}
 
-std::string render_app(const AppServer& s, const RenderInputs& in) {
-  const apps::AppDefinition& app = *s.app;
-  std::string out = kGeneratedBanner;
-  out += "# App \"" + app.app_name + "\".\n";
-  if (!s.ports.empty()) {
-    out += "upstream " + s.upstream.substr(std::strlen("http://")) + " {\n";
-    for (auto port : s.ports) {
-      out += "    server " + upstream_host(in.published_host) + ":" + std::to_string(port) +
-             " max_fails=1 fail_timeout=5s;\n";
-    }
-    out += "    keepalive 32;\n}\n\n";
-  }
-  out += "server {\n";
-  out += "    listen " + in.http_listen + ";\n";
-  out += "    server_name";
-  for (const auto& n : s.names) out += " " + n;
-  out += ";\n\n";
-  out += "    captain_metrics " + std::string(kMetricsZone) + " route=" + app.app_name + ";\n";
-  if (app.rate_limit) out += "    captain_limit app_" + app.app_name + ";\n";
-  if (app.header_policy == "strict") {
+// The certificate and key of an HTTPS server, from the tree's certs/ directory.
+std::string listen_tls(const CheckedSettings& cs, const std::string& certificate) {
+  return "    listen " + cs.s.tls_listen + " ssl http2;\n" + "    ssl_certificate certs/" +
+         certificate + ".crt;\n" + "    ssl_certificate_key certs/" + certificate + ".key;\n";
+}
+
+// HTTP -> HTTPS, keeping the method for anything but GET/HEAD.
+std::string redirect_location(const CheckedSettings& cs) {
+  const std::string target = "https://$host" + cs.https_port_suffix + "$request_uri";
+  return "    location / {\n"
+         "        # 308 keeps the method and body (RFC 9110); GET and HEAD get the classic 301.\n"
+         "        if ($request_method !~ ^(GET|HEAD)$) {\n"
+         "            return 308 " +
+         target +
+         ";\n"
+         "        }\n"
+         "        return 301 " +
+         target + ";\n    }\n";
+}
+
+std::string tls_profile() {
+  return "    # TLS: Mozilla's \"intermediate\" profile (TLS 1.2 + 1.3, AEAD ciphers with forward\n"
+         "    # secrecy). Sessions resume from a shared cache; no tickets, whose keys would never\n"
+         "    # rotate while nginx runs.\n"
+         "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+         "    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+         "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+         "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;\n"
+         "    ssl_ecdh_curve X25519:prime256v1:secp384r1;\n"
+         "    ssl_prefer_server_ciphers off;\n"
+         "    ssl_session_cache shared:captain_tls:10m;\n"
+         "    ssl_session_timeout 1d;\n"
+         "    ssl_session_tickets off;\n\n";
+}
+
+// What every server of an app does once a request is its own (HTTP and HTTPS alike).
+std::string app_body(const CheckedSettings& cs, const AppSite& site, bool with_acme) {
+  std::string out;
+  out += "    captain_metrics " + std::string(kMetricsZone) + " route=" + site.name + ";\n";
+  if (site.rate_limit) out += "    captain_limit app_" + site.name + ";\n";
+  if (site.header_policy == "strict") {
     out +=
         "    captain_security_header X-Frame-Options DENY;\n"
         "    captain_security_header Content-Security-Policy \"default-src 'self'\" if_absent;\n";
-  } else if (app.header_policy == "off") {
+  } else if (site.header_policy == "off") {
     out += "    captain_security_headers off;\n";
   }
-  if (app.cache) out += "    captain_cache " + std::string(kCacheZone) + ";\n";
-  out += "\n" + acme_location(in.paths.acme_webroot);
-  if (s.has_snippet) {
+  if (site.cache) out += "    captain_cache " + std::string(kCacheZone) + ";\n";
+  if (with_acme) out += "\n" + acme_location(cs.s.paths.acme_webroot);
+  if (site.snippet) {
     out += "\n    # The operator's snippet for this app.\n";
-    out += "    include snippets/app-" + app.app_name + ".conf;\n";
+    out += "    include snippets/app-" + site.name + ".conf;\n";
   }
   out += "\n    location / {\n";
-  if (s.upstream.empty()) {
+  if (site.upstream.empty()) {
     out += "        # Not routable yet: no running task.\n";
     out += "        return 503;\n";
-  } else if (app.force_ssl) {
-    out += "        return 301 https://$host$request_uri;\n";
-  } else if (in.upstream_mode == UpstreamMode::docker_dns) {
+  } else if (cs.s.upstream_mode == UpstreamMode::docker_dns) {
     out +=
         "        # A variable target: resolved per request through the resolver, so nginx\n"
         "        # starts even while the service name does not resolve.\n";
-    out += "        set $captain_upstream " + s.upstream + ";\n";
+    out += "        set $captain_upstream " + site.upstream + ";\n";
     out += "        proxy_pass $captain_upstream;\n";
-    if (in.resolve_tasks) {
+    if (cs.s.resolve_tasks) {
       out +=
           "        # A task that just stopped may still be in the resolver's cache: move on to\n"
           "        # another task's address quickly.\n"
           "        proxy_connect_timeout 5s;\n"
           "        proxy_next_upstream error timeout;\n";
     }
-    out += proxy_headers(app.websocket_support);
+    out += proxy_headers(site.websocket);
   } else {
-    out += "        proxy_pass " + s.upstream + ";\n";
+    out += "        proxy_pass " + site.upstream + ";\n";
     out +=
         "        # A task that stopped (a rollout, a scale-down) refuses the connection: the\n"
         "        # request moves on to another task instead of failing.\n"
         "        proxy_next_upstream error timeout;\n"
         "        proxy_next_upstream_tries 3;\n";
-    out += proxy_headers(app.websocket_support);
+    out += proxy_headers(site.websocket);
   }
-  out += "    }\n}\n";
+  out += "    }\n";
+  return out;
+}
+
+// The controller behind captain.<root>: the API rate-limited per client, wrong passwords
+// limited before they reach it, bodies and timeouts as the controller's own.
+std::string captain_body(const CheckedSettings& cs, bool with_acme) {
+  const ApiEdge& api = cs.s.api;
+  const bool by_name = cs.controller_by_name && cs.s.upstream_mode == UpstreamMode::docker_dns;
+  const auto proxy = [&](const std::string& extra) {
+    std::string out;
+    if (by_name) {
+      out +=
+          "        # Resolved per request, like the apps: a name that does not resolve for a\n"
+          "        # moment fails that request, never the whole configuration.\n"
+          "        set $captain_controller http://" +
+          cs.controller_target + ";\n        proxy_pass $captain_controller;\n";
+    } else {
+      out += "        proxy_pass http://" + cs.controller_target + ";\n";
+    }
+    out += proxy_headers(false) + extra;
+    return out;
+  };
+  const std::string api_limits =
+      api.rate_limit.empty() ? "" : "        captain_limit " + std::string(kApiZone) + ";\n";
+  const std::string api_extra =
+      "        client_max_body_size " + std::to_string(api.max_body_bytes) + ";\n" +
+      "        proxy_read_timeout " + std::to_string(api.read_timeout_seconds) + "s;\n" +
+      "        proxy_send_timeout " + std::to_string(api.read_timeout_seconds) + "s;\n";
+  std::string out;
+  out += "    captain_metrics " + std::string(kMetricsZone) + " route=captain;\n";
+  if (with_acme) out += "\n" + acme_location(cs.s.paths.acme_webroot);
+  out += "\n    location = /metrics {\n        captain_metrics off;\n        captain_status;\n";
+  if (cs.s.metrics.bearer_token) {
+    out += "        captain_status_token " + *cs.s.metrics.bearer_token + ";\n";
+  }
+  if (cs.s.metrics.allow.empty() && cs.s.metrics.bearer_token) {
+    out += "        # No network list: any address, with the bearer token.\n";
+  } else {
+    for (const auto& a : cs.s.metrics.allow) out += "        allow " + a + ";\n";
+    out += "        deny all;\n";
+  }
+  out += "    }\n\n";
+  out +=
+      "    # Logins: a wrong password (the controller flags it) is charged to the client's\n"
+      "    # address; past the limit nginx answers 429 before the controller sees the request.\n"
+      "    location ~ ^/api/v2/login/?$ {\n";
+  out += api_limits;
+  out += "        captain_limit " + std::string(kLoginZone) +
+         " count=failures failure_if=$upstream_http_x_captain_login_failed;\n";
+  out += "        proxy_hide_header X-Captain-Login-Failed;\n";
+  out += proxy(api_extra);
+  out += "    }\n\n    location /api/ {\n";
+  out += api_limits;
+  out += proxy(api_extra);
+  out += "    }\n\n    location / {\n";
+  out += proxy("");
+  out += "    }\n";
   return out;
 }
 
 }  // namespace
 
-Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
-  // Global inputs.
-  auto root = check_domain(in.root_domain, "rootDomain");
-  if (!root) return fail("", root.error());
-  if (auto p = check_path(in.module_path, "modulePath"); !p) return fail("", p.error());
-  if (auto p = check_path(in.paths.pid, "paths.pid"); !p) return fail("", p.error());
-  if (auto p = check_path(in.paths.error_log, "paths.errorLog"); !p) return fail("", p.error());
-  if (auto p = check_path(in.paths.access_log, "paths.accessLog"); !p) return fail("", p.error());
-  if (auto p = check_path(in.paths.temp_dir, "paths.tempDir"); !p) return fail("", p.error());
-  if (auto p = check_path(in.paths.acme_webroot, "paths.acmeWebroot"); !p) {
-    return fail("", p.error());
-  }
-  if (auto l = check_listen(in.http_listen); !l) return fail("", l.error());
-  auto controller_host = check_host(in.controller.host, "controller.host");
-  if (!controller_host) return fail("", controller_host.error());
-  if (in.controller.port == 0) return fail("", "controller.port", "must be 1 to 65535");
-  if (in.upstream_mode == UpstreamMode::docker_dns) {
-    if (auto r = check_ip(in.docker_resolver, "dockerResolver", false); !r) {
-      return fail("", r.error());
-    }
-    if (in.resolver_valid_seconds < 1 || in.resolver_valid_seconds > 3600) {
-      return fail("", "resolverValidSeconds", "must be 1 to 3600");
-    }
-  } else if (auto h = check_host(in.published_host, "publishedHost"); !h) {
-    return fail("", h.error());
-  }
-  if (in.worker_connections < 512 || in.worker_connections > 1000000) {
-    return fail("", "workerConnections", "must be 512 to 1000000");
-  }
-  if (in.worker_rlimit_nofile < in.worker_connections || in.worker_rlimit_nofile > 1048576) {
-    return fail("", "workerRlimitNofile", "must be at least workerConnections and at most 1048576");
-  }
-  for (std::size_t i = 0; i < in.metrics.allow.size(); ++i) {
-    auto ip = check_ip(in.metrics.allow[i], "metrics.allow[" + std::to_string(i) + "]", true);
-    if (!ip) return fail("", ip.error());
-  }
-  if (in.metrics.bearer_token) {
-    if (auto t = check_token(*in.metrics.bearer_token, "metrics.bearerToken"); !t) {
-      return fail("", t.error());
-    }
-  }
-  if (auto o = check_snippet(in.global_override, SnippetContext::http, "globalOverride"); !o) {
-    return fail("", o.error());
-  }
-
-  // Apps, sorted by name; every server name has exactly one owner.
-  std::vector<const apps::AppDefinition*> sorted;
-  for (const auto& app : in.apps) sorted.push_back(&app);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto* a, const auto* b) { return a->app_name < b->app_name; });
-  const std::string captain_name = "captain." + *root;
-  std::map<std::string, std::string> owner{{captain_name, "the controller (captain root)"}};
-  std::vector<AppServer> servers;
-  for (std::size_t i = 0; i < sorted.size(); ++i) {
-    const apps::AppDefinition& app = *sorted[i];
-    auto name = check_app_name(app.app_name);
-    if (!name) return fail(app.app_name, name.error());
-    if (i > 0 && sorted[i - 1]->app_name == app.app_name) {
-      return fail(app.app_name, "appName", "\"" + app.app_name + "\" is defined twice");
-    }
-    if (app.not_expose_as_web_app) continue;
-    AppServer s{&app, {}, {}, {}, {}, false};
-    s.names.push_back(app.app_name + "." + *root);
-    for (std::size_t d = 0; d < app.custom_domain.size(); ++d) {
-      auto domain = check_domain(app.custom_domain[d].public_domain,
-                                 "customDomain[" + std::to_string(d) + "]");
-      if (!domain) return fail(app.app_name, domain.error());
-      s.names.push_back(*domain);
-    }
-    if (auto d = check_domain(s.names.front(), "appName"); !d) return fail(app.app_name, d.error());
-    for (std::size_t k = 0; k < s.names.size(); ++k) {
-      const std::string field = k == 0 ? "appName" : "customDomain[" + std::to_string(k - 1) + "]";
-      auto [it, fresh] = owner.emplace(s.names[k], "app \"" + app.app_name + "\"");
-      if (!fresh) {
-        return fail(app.app_name, field,
-                    "\"" + s.names[k] + "\" is already served by " + it->second);
-      }
-    }
-    if (app.rate_limit) {
-      if (auto r = check_rate(*app.rate_limit); !r) return fail(app.app_name, r.error());
-    }
-    if (!app.header_policy.empty() && app.header_policy != "default" &&
-        app.header_policy != "strict" && app.header_policy != "off") {
-      return fail(app.app_name, "headerPolicy",
-                  "\"" + std::string(check_app_name(app.header_policy) ? app.header_policy : "?") +
-                      "\" is not a known policy (default, strict or off)");
-    }
-    if (app.container_http_port < 1 || app.container_http_port > 65535) {
-      return fail(app.app_name, "containerHttpPort", "must be 1 to 65535");
-    }
-    if (auto it = in.app_snippets.find(app.app_name);
-        it != in.app_snippets.end() && !it->second.empty()) {
-      auto checked = check_snippet(it->second, SnippetContext::server, "snippet");
-      if (!checked) return fail(app.app_name, checked.error());
-      s.snippet = *checked;
-      s.has_snippet = true;
-    }
-    if (in.routable_apps.count(app.app_name) != 0) {
-      if (in.upstream_mode == UpstreamMode::docker_dns) {
-        s.upstream = std::string("http://") + (in.resolve_tasks ? "tasks." : "") + "srv-captain--" +
-                     app.app_name + ":" + std::to_string(app.container_http_port);
-      } else if (auto p = in.published_ports.find(app.app_name);
-                 p != in.published_ports.end() && !p->second.empty()) {
-        s.ports = p->second;
-        std::sort(s.ports.begin(), s.ports.end());
-        s.ports.erase(std::unique(s.ports.begin(), s.ports.end()), s.ports.end());
-        if (std::find(s.ports.begin(), s.ports.end(), 0) != s.ports.end()) {
-          return fail(app.app_name, "publishedPort", "must be 1 to 65535");
-        }
-        s.upstream = "http://captain_app_" + app.app_name;
-      }
-    }
-    servers.push_back(std::move(s));
-  }
-
-  RenderedTree tree;
-  const std::string temp = in.paths.temp_dir;
-
-  // nginx.conf
+std::string render_nginx_conf(const CheckedSettings& cs, const SiteModel& model) {
+  const RenderSettings& s = cs.s;
+  const std::string& temp = s.paths.temp_dir;
   std::string conf = kGeneratedBanner;
-  conf += "load_module " + in.module_path + ";\n\n";
+  conf += "load_module " + s.module_path + ";\n\n";
   conf += "worker_processes auto;\n";
   conf += "# Every proxied websocket holds two connections (client and upstream) open for hours.\n";
-  conf += "worker_rlimit_nofile " + std::to_string(in.worker_rlimit_nofile) + ";\n";
-  conf += "pid " + in.paths.pid + ";\n";
-  conf += "error_log " + in.paths.error_log + " notice;\n\n";
-  conf += "events {\n    worker_connections " + std::to_string(in.worker_connections) +
+  conf += "worker_rlimit_nofile " + std::to_string(s.worker_rlimit_nofile) + ";\n";
+  conf += "pid " + s.paths.pid + ";\n";
+  conf += "error_log " + s.paths.error_log + " notice;\n\n";
+  conf += "events {\n    worker_connections " + std::to_string(s.worker_connections) +
           ";\n    multi_accept on;\n}\n\n";
   conf += "http {\n";
   conf +=
@@ -296,8 +227,10 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
       "    server_tokens off;\n"
       "    client_max_body_size 500m;\n";
   std::size_t names = 2;
-  for (const auto& s : servers) names += s.names.size();
-  std::size_t hash_size = std::max<std::size_t>(1024, (names * 4 + 1023) / 1024 * 1024);
+  for (const auto& site : model.apps) {
+    names += site.http_names.size() + site.redirect_names.size() + site.tls_names.size();
+  }
+  const std::size_t hash_size = std::max<std::size_t>(1024, (names * 4 + 1023) / 1024 * 1024);
   conf += "    server_names_hash_bucket_size 128;\n";
   conf += "    server_names_hash_max_size " + std::to_string(hash_size) + ";\n";
   conf += "    client_body_temp_path " + temp + "/client_body;\n";
@@ -305,11 +238,12 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
   conf += "    fastcgi_temp_path " + temp + "/fastcgi;\n";
   conf += "    uwsgi_temp_path " + temp + "/uwsgi;\n";
   conf += "    scgi_temp_path " + temp + "/scgi;\n\n";
-  if (in.upstream_mode == UpstreamMode::docker_dns) {
+  if (model.has_tls()) conf += tls_profile();
+  if (s.upstream_mode == UpstreamMode::docker_dns) {
     conf += "    # Docker's embedded DNS; answers are re-checked every " +
-            std::to_string(in.resolver_valid_seconds) + " s so a moved service is followed.\n";
-    conf += "    resolver " + in.docker_resolver +
-            " valid=" + std::to_string(in.resolver_valid_seconds) + "s ipv6=off;\n";
+            std::to_string(s.resolver_valid_seconds) + " s so a moved service is followed.\n";
+    conf += "    resolver " + s.docker_resolver +
+            " valid=" + std::to_string(s.resolver_valid_seconds) + "s ipv6=off;\n";
     conf += "    resolver_timeout 5s;\n\n";
   }
   conf +=
@@ -322,22 +256,26 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
       "                       '$request_time host=$host rid=$captain_request_id '\n"
       "                       'trace=$captain_trace_id span=$captain_span_id '\n"
       "                       'limit=$captain_limit_status';\n";
-  conf += "    access_log " + in.paths.access_log + " captain;\n\n";
-  std::size_t routes = servers.size() + 2;
-  std::size_t metrics_mib = std::max(kMinMetricsMiB, (routes * kMetricsKiBPerRoute + 1023) / 1024);
+  conf += "    access_log " + s.paths.access_log + " captain;\n\n";
+  const std::size_t routes = model.apps.size() + 2;
+  const std::size_t metrics_mib =
+      std::max(kMinMetricsMiB, (routes * kMetricsKiBPerRoute + 1023) / 1024);
   conf += "    captain_metrics_zone name=" + std::string(kMetricsZone) +
           " size=" + std::to_string(metrics_mib) + "m;\n";
-  if (std::any_of(servers.begin(), servers.end(), [](const auto& s) { return s.app->cache; })) {
-    if (auto size = check_size(in.cache_zone_size, "cacheZoneSize"); !size) {
-      return fail("", size.error());
-    }
+  if (std::any_of(model.apps.begin(), model.apps.end(), [](const auto& a) { return a.cache; })) {
     conf += "    captain_cache_zone name=" + std::string(kCacheZone) +
-            " size=" + in.cache_zone_size + ";\n";
+            " size=" + s.cache_zone_size + ";\n";
   }
-  for (const auto& s : servers) {
-    if (!s.app->rate_limit) continue;
-    conf += "    captain_limit_zone name=app_" + s.app->app_name + " size=" + kRateLimitZoneSize +
-            " key=$binary_remote_addr rate=" + *s.app->rate_limit + ";\n";
+  if (!s.api.rate_limit.empty()) {
+    conf += "    captain_limit_zone name=" + std::string(kApiZone) + " size=" + kRateLimitZoneSize +
+            " key=$binary_remote_addr rate=" + s.api.rate_limit + ";\n";
+  }
+  conf += "    captain_limit_zone name=" + std::string(kLoginZone) + " size=" + kRateLimitZoneSize +
+          " key=$binary_remote_addr rate=" + s.api.login_failures + ";\n";
+  for (const auto& site : model.apps) {
+    if (!site.rate_limit) continue;
+    conf += "    captain_limit_zone name=app_" + site.name + " size=" + kRateLimitZoneSize +
+            " key=$binary_remote_addr rate=" + *site.rate_limit + ";\n";
   }
   conf +=
       "\n    # Websocket apps: Connection follows the client's Upgrade; empty otherwise so the\n"
@@ -349,57 +287,120 @@ Expected<RenderedTree, RenderError> render_nginx_tree(const RenderInputs& in) {
       "    include servers/*.conf;\n"
       "    include conf.d/*.conf;\n"
       "}\n";
-  tree.push_back({"nginx.conf", std::move(conf)});
+  return conf;
+}
 
-  // The default server: a Host nobody claims gets 404, never some app.
-  std::string def = kGeneratedBanner;
-  def += "server {\n    listen " + in.http_listen + " default_server;\n    server_name _;\n";
-  def += "    captain_metrics " + std::string(kMetricsZone) + " route=unknown_host;\n";
-  def += "    location / {\n        return 404;\n    }\n}\n";
-  tree.push_back({"servers/00-default.conf", std::move(def)});
-
-  // captain.<root>: the controller API and the status endpoint.
-  std::string cap = kGeneratedBanner;
-  cap += "server {\n    listen " + in.http_listen + ";\n    server_name " + captain_name + ";\n\n";
-  cap += "    captain_metrics " + std::string(kMetricsZone) + " route=captain;\n\n";
-  cap += acme_location(in.paths.acme_webroot);
-  cap += "\n    location = /metrics {\n        captain_metrics off;\n        captain_status;\n";
-  if (in.metrics.bearer_token) {
-    cap += "        captain_status_token " + *in.metrics.bearer_token + ";\n";
-  }
-  if (in.metrics.allow.empty() && in.metrics.bearer_token) {
-    cap += "        # No network list: any address, with the bearer token.\n";
+std::string render_default_servers(const CheckedSettings& cs, const SiteModel& model) {
+  std::string out = kGeneratedBanner;
+  out += "# A Host nobody claims gets 404, never some app.\n";
+  out += "server {\n    listen " + cs.s.http_listen + " default_server;\n    server_name _;\n";
+  out += "    captain_metrics " + std::string(kMetricsZone) + " route=unknown_host;\n";
+  out += "    location / {\n        return 404;\n    }\n}\n";
+  if (!model.has_tls()) return out;
+  out +=
+      "\n# HTTPS for a name nobody claims (or no SNI): a self-signed certificate and 421, never\n";
+  out += "# another site's certificate.\n";
+  out += "server {\n    listen " + cs.s.tls_listen + " ssl http2 default_server;\n";
+  out += "    server_name _;\n";
+  if (model.default_certificate) {
+    out += std::string("    ssl_certificate certs/") + kDefaultCertificate + ".crt;\n";
+    out += std::string("    ssl_certificate_key certs/") + kDefaultCertificate + ".key;\n";
   } else {
-    for (const auto& a : in.metrics.allow) cap += "        allow " + a + ";\n";
-    cap += "        deny all;\n";
+    out += "    ssl_reject_handshake on;\n";
   }
-  cap += "    }\n\n    location / {\n";
-  cap += "        proxy_pass http://" + upstream_host(*controller_host) + ":" +
-         std::to_string(in.controller.port) + ";\n";
-  cap += proxy_headers(false);
-  cap += "    }\n}\n";
-  tree.push_back({"servers/captain-root.conf", std::move(cap)});
+  out += "    captain_metrics " + std::string(kMetricsZone) + " route=unknown_host;\n";
+  out += "    location / {\n        return 421;\n    }\n}\n";
+  return out;
+}
 
-  for (const auto& s : servers) {
-    tree.push_back({"servers/app-" + s.app->app_name + ".conf", render_app(s, in)});
-    if (s.has_snippet) {
-      std::string text = s.snippet;
+std::string render_captain_server(const CheckedSettings& cs, const SiteModel& model) {
+  const CaptainSite& c = model.captain;
+  std::string out = kGeneratedBanner;
+  out += "server {\n" + listen_http(cs) + "    server_name " + c.name + ";\n\n";
+  if (c.force_ssl) {
+    out += "    captain_metrics " + std::string(kMetricsZone) + " route=captain;\n\n";
+    out += acme_location(cs.s.paths.acme_webroot) + "\n" + redirect_location(cs);
+  } else {
+    out += captain_body(cs, true);
+  }
+  out += "}\n";
+  if (c.tls) {
+    out += "\nserver {\n" + listen_tls(cs, c.name) + "    server_name " + c.name + ";\n\n";
+    out += captain_body(cs, false) + "}\n";
+  }
+  return out;
+}
+
+std::string render_app_servers(const CheckedSettings& cs, const AppSite& site) {
+  std::string out = kGeneratedBanner;
+  out += "# App \"" + site.name + "\".\n";
+  if (!site.ports.empty()) {
+    out += "upstream " + site.upstream.substr(std::strlen("http://")) + " {\n";
+    for (auto port : site.ports) {
+      out += "    server " + upstream_host(cs.s.published_host) + ":" + std::to_string(port) +
+             " max_fails=1 fail_timeout=5s;\n";
+    }
+    out += "    keepalive 32;\n}\n\n";
+  }
+  if (!site.http_names.empty()) {
+    out += "server {\n" + listen_http(cs) + "    server_name" + join(site.http_names) + ";\n\n";
+    out += app_body(cs, site, true) + "}\n";
+  }
+  if (!site.redirect_names.empty()) {
+    out += "\n# forceSsl: plain HTTP goes to HTTPS.\n";
+    out += "server {\n" + listen_http(cs) + "    server_name" + join(site.redirect_names) + ";\n\n";
+    out += "    captain_metrics " + std::string(kMetricsZone) + " route=" + site.name + ";\n\n";
+    out += acme_location(cs.s.paths.acme_webroot) + "\n" + redirect_location(cs) + "}\n";
+  }
+  for (const auto& name : site.tls_names) {
+    out += "\nserver {\n" + listen_tls(cs, name) + "    server_name " + name + ";\n\n";
+    out += app_body(cs, site, false) + "}\n";
+  }
+  return out;
+}
+
+RenderedTree render_tree(const CheckedSettings& cs, const SiteModel& model) {
+  RenderedTree tree;
+  tree.push_back({"nginx.conf", render_nginx_conf(cs, model)});
+  tree.push_back({"servers/00-default.conf", render_default_servers(cs, model)});
+  tree.push_back({"servers/captain-root.conf", render_captain_server(cs, model)});
+  for (const auto& site : model.apps) {
+    tree.push_back({"servers/app-" + site.name + ".conf", render_app_servers(cs, site)});
+    if (site.snippet) {
+      std::string text = *site.snippet;
       if (text.back() != '\n') text += '\n';
-      tree.push_back({"snippets/app-" + s.app->app_name + ".conf", std::move(text)});
+      tree.push_back({"snippets/app-" + site.name + ".conf", std::move(text)});
     }
   }
-
   std::string override_text = kGeneratedBanner;
   override_text += "# The operator's global override (http level).\n";
-  if (!in.global_override.empty()) {
-    override_text += in.global_override;
+  if (!model.global_override.empty()) {
+    override_text += model.global_override;
     if (override_text.back() != '\n') override_text += '\n';
   }
   tree.push_back({"conf.d/zz-override.conf", std::move(override_text)});
-
+  if (model.has_tls()) {
+    for (const auto& [domain, pem] : model.certificates) {
+      tree.push_back({"certs/" + domain + ".crt", pem.chain, false});
+      tree.push_back({"certs/" + domain + ".key", pem.key, true});
+    }
+    if (model.default_certificate) {
+      tree.push_back({std::string("certs/") + kDefaultCertificate + ".crt",
+                      model.default_certificate->chain, false});
+      tree.push_back({std::string("certs/") + kDefaultCertificate + ".key",
+                      model.default_certificate->key, true});
+    }
+  }
   std::sort(tree.begin(), tree.end(),
             [](const RenderedFile& a, const RenderedFile& b) { return a.path < b.path; });
   return tree;
+}
+
+Expected<RenderOutput, RenderError> render_nginx_tree(const CheckedSettings& settings,
+                                                      const RenderState& state) {
+  auto model = build_site_model(settings, state);
+  if (!model) return Unexpected(model.error());
+  return RenderOutput{render_tree(settings, *model), std::move(model->diagnostics)};
 }
 
 }  // namespace captain::nginx

@@ -13,7 +13,7 @@ namespace {
 std::vector<ConfigFile> files_of(const RenderedTree& tree) {
   std::vector<ConfigFile> files;
   files.reserve(tree.size());
-  for (const auto& f : tree) files.push_back({f.path, f.content});
+  for (const auto& f : tree) files.push_back({f.path, f.content, f.secret});
   return files;
 }
 
@@ -25,6 +25,20 @@ std::string app_of_refused_snippet(const std::string& message) {
   const auto start = at + marker.size();
   const auto end = message.find(".conf", start);
   return end == std::string::npos ? std::string() : message.substr(start, end - start);
+}
+
+const char* log_message(Diagnostic::Effect effect) {
+  switch (effect) {
+    case Diagnostic::Effect::app_left_out:
+      return "stored app cannot be rendered; left out of nginx";
+    case Diagnostic::Effect::snippet_left_out:
+      return "stored custom nginx config refused; app served without it";
+    case Diagnostic::Effect::served_without_tls:
+      return "certificate not usable; served over HTTP only";
+    case Diagnostic::Effect::override_left_out:
+      return "nginx override file refused; left out";
+  }
+  return "left out of nginx";
 }
 
 }  // namespace
@@ -42,6 +56,10 @@ NginxManager::~NginxManager() {
   stop();
 }
 
+void NginxManager::on_problems_changed(std::function<void()> callback) {
+  on_problems_changed_ = std::move(callback);
+}
+
 void NginxManager::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
@@ -55,20 +73,45 @@ void NginxManager::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  applied_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
-void NginxManager::request_render() {
+std::uint64_t NginxManager::request_render() {
+  std::uint64_t ticket = 0;
   {
     std::lock_guard lock(mutex_);
     dirty_ = true;
+    ticket = ++requested_;
   }
   wake_.notify_all();
+  return ticket;
+}
+
+ApplyOutcome NginxManager::wait_applied(std::uint64_t ticket, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  const bool done =
+      applied_cv_.wait_for(lock, timeout, [&] { return stopping_ || finished_ >= ticket; });
+  ApplyOutcome out;
+  out.done = done && finished_ >= ticket;
+  out.live = out.done && last_live_;
+  if (!out.done) {
+    out.detail = stopping_ ? "the controller is stopping" : "nginx was not reconfigured in time";
+  } else if (!out.live) {
+    out.detail = state_;
+  }
+  return out;
 }
 
 std::string NginxManager::state() const {
   std::lock_guard lock(mutex_);
   return state_;
+}
+
+std::vector<std::string> NginxManager::problems_of(const std::string& app) const {
+  std::lock_guard lock(mutex_);
+  auto it = problems_.find(app);
+  return it == problems_.end() ? std::vector<std::string>{} : it->second;
 }
 
 void NginxManager::loop() {
@@ -88,15 +131,21 @@ void NginxManager::loop() {
       if (stopping_) break;
     }
     dirty_ = false;
+    const std::uint64_t covers = requested_;  // every request so far is in this render
     lock.unlock();
     render_and_apply();
     lock.lock();
+    finished_ = std::max(finished_, covers);
+    applied_cv_.notify_all();
   }
 }
 
 std::optional<NginxManager::Snapshot> NginxManager::snapshot(std::string& why) {
   Snapshot snap;
   auto read = db_.read([&](store::Transaction& tx) -> store::Status {
+    auto system = store::SystemStore().load(tx);
+    if (!system) return Unexpected(system.error());
+    snap.system = *system;
     auto records = store::AppStore().list(tx);
     if (!records) return Unexpected(records.error());
     for (const auto& record : *records) {
@@ -134,55 +183,53 @@ std::optional<NginxManager::Snapshot> NginxManager::snapshot(std::string& why) {
   return snap;
 }
 
-RenderInputs NginxManager::inputs_for(const Snapshot& snap) const {
-  RenderInputs in = options_.base;
-  in.apps = snap.apps;
-  in.routable_apps = snap.routing.routable_apps;
-  in.published_ports = snap.routing.published_ports;
+RenderState NginxManager::state_for(const Snapshot& snap) const {
+  RenderState state;
+  state.root_domain = snap.system.root_or(options_.configured_root_domain);
+  state.root_ssl = snap.system.has_root_ssl;
+  state.root_force_ssl = snap.system.force_ssl;
+  state.apps = snap.apps;
+  state.routable_apps = snap.routing.routable_apps;
+  state.published_ports = snap.routing.published_ports;
   for (const auto& app : snap.apps) {
-    if (!app.custom_nginx_config.empty()) in.app_snippets[app.app_name] = app.custom_nginx_config;
+    if (!app.custom_nginx_config.empty()) {
+      state.app_snippets[app.app_name] = app.custom_nginx_config;
+    }
   }
   if (!options_.override_file.empty()) {
     std::ifstream file(options_.override_file, std::ios::binary);
     std::ostringstream text;
     text << file.rdbuf();
-    in.global_override = text.str();
+    state.global_override = text.str();
   }
-  return in;
+  if (options_.certificates) {
+    state.certificates =
+        options_.certificates(wanted_certificates(state.root_domain, state.root_ssl, state.apps));
+  }
+  state.default_certificate = options_.default_certificate;
+  return state;
 }
 
-std::optional<RenderedTree> NginxManager::render_checked(RenderInputs in, bool test_with_nginx,
+std::optional<RenderOutput> NginxManager::render_checked(RenderState state, bool test_with_nginx,
+                                                         const std::string& protect,
                                                          std::string& why) {
-  for (std::size_t attempt = 0; attempt <= in.apps.size() + 1; ++attempt) {
-    auto tree = render_nginx_tree(in);
-    if (!tree) {
-      const RenderError& e = tree.error();
-      if (!e.app.empty() && in.app_snippets.erase(e.app) != 0 && e.field == "snippet") {
-        report_once("stored custom nginx config refused; app served without it",
-                    {{"app", e.app}, {"error", e.message}});
-        continue;
-      }
-      if (!e.app.empty()) {
-        auto it = std::find_if(in.apps.begin(), in.apps.end(),
-                               [&](const auto& a) { return a.app_name == e.app; });
-        if (it != in.apps.end()) {
-          report_once("stored app cannot be rendered; left out of nginx",
-                      {{"app", e.app}, {"error", e.message}});
-          in.apps.erase(it);
-          continue;
-        }
-      }
-      why = e.message;
+  std::vector<Diagnostic> dropped;  // snippets nginx -t refused on the way
+  for (std::size_t attempt = 0; attempt <= state.apps.size() + 1; ++attempt) {
+    auto out = render_nginx_tree(options_.settings, state);
+    if (!out) {
+      why = out.error().message;
       return std::nullopt;
     }
-    if (!test_with_nginx) return *tree;
-    auto tested = pipeline_.test(files_of(*tree));
-    if (tested) return *tree;
+    out->diagnostics.insert(out->diagnostics.end(), dropped.begin(), dropped.end());
+    if (!test_with_nginx) return std::move(*out);
+    auto tested = pipeline_.test(files_of(out->tree));
+    if (tested) return std::move(*out);
     const std::string app = app_of_refused_snippet(tested.error().message);
     if (tested.error().kind == PipelineError::Kind::invalid_config && !app.empty() &&
-        in.app_snippets.erase(app) != 0) {
-      report_once("stored custom nginx config refused by nginx -t; app served without it",
-                  {{"app", app}, {"error", tested.error().message}});
+        app != protect && state.app_snippets.erase(app) != 0) {
+      dropped.push_back({Diagnostic::Effect::snippet_left_out, app, "snippet", 0,
+                         "app \"" + app + "\": custom nginx config refused by nginx -t: " +
+                             tested.error().message});
       continue;
     }
     why = tested.error().message;
@@ -190,6 +237,21 @@ std::optional<RenderedTree> NginxManager::render_checked(RenderInputs in, bool t
   }
   why = "no renderable configuration";
   return std::nullopt;
+}
+
+void NginxManager::publish_problems(const std::vector<Diagnostic>& diagnostics) {
+  std::map<std::string, std::vector<std::string>> problems;
+  for (const auto& d : diagnostics) {
+    report_once(log_message(d.effect), {{"app", d.app}, {"field", d.field}, {"error", d.message}});
+    problems[d.app].push_back(d.message);
+  }
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    changed = problems != problems_;
+    problems_ = std::move(problems);
+  }
+  if (changed && on_problems_changed_) on_problems_changed_();
 }
 
 void NginxManager::render_and_apply() {
@@ -203,60 +265,76 @@ void NginxManager::render_and_apply() {
   const auto read_ms = ms_since(started);
   std::lock_guard pipeline_lock(pipeline_mutex_);
   const auto render_started = Clock::now();
-  std::optional<RenderedTree> tree;
-  if (snap) tree = render_checked(inputs_for(*snap), false, why);
+  std::optional<RenderOutput> out;
+  if (snap) out = render_checked(state_for(*snap), false, "", why);
   const auto rendered_ms = ms_since(render_started);
-  if (!tree) {
+  if (!out) {
     std::lock_guard lock(mutex_);
     if (state_ != why) log_.error("nginx configuration not rendered", {{"error", why}});
     state_ = why;
+    last_live_ = false;
     ++failed_;
     return;
   }
-  if (tree == live_tree_ || tree == refused_tree_) {
+  if (out->tree == live_tree_) {
+    publish_problems(out->diagnostics);
     std::lock_guard lock(mutex_);
+    last_live_ = true;
+    ++skipped_;
+    return;
+  }
+  if (out->tree == refused_tree_ && Clock::now() < refused_retry_at_) {
+    std::lock_guard lock(mutex_);
+    last_live_ = false;
     ++skipped_;
     return;
   }
   const auto apply_started = Clock::now();
-  auto applied = pipeline_.apply(files_of(*tree));
+  auto applied = pipeline_.apply(files_of(out->tree));
   if (!applied && applied.error().kind == PipelineError::Kind::invalid_config &&
       !app_of_refused_snippet(applied.error().message).empty()) {
-    // A stored snippet nginx refuses: render again without it, tested first. The tree with it
-    // is not tried again on every poll.
-    refused_tree_ = tree;
-    auto retry = render_checked(inputs_for(*snap), true, why);
+    // A stored snippet nginx refuses: render again without it, tested first.
+    auto retry = render_checked(state_for(*snap), true, "", why);
     if (retry) {
-      tree = retry;
-      applied = pipeline_.apply(files_of(*tree));
+      out = std::move(retry);
+      applied = pipeline_.apply(files_of(out->tree));
     }
   }
+  publish_problems(out->diagnostics);
   std::lock_guard lock(mutex_);
   if (!applied) {
     const bool refused = applied.error().kind == PipelineError::Kind::invalid_config;
-    // Logged when the reason changes, not on every retry (the next poll tries again).
+    // Logged when the reason changes, not on every retry.
     if (state_ != applied.error().message) {
       log_.error(refused ? "nginx refused the generated configuration; the last good one stays"
                          : "nginx configuration not applied",
                  {{"error", applied.error().message}});
     }
     if (refused) {
-      refused_tree_ = tree;
+      // Tried again after a growing pause: the same tree may pass once a name resolves.
+      refused_backoff_ = out->tree == refused_tree_
+                             ? std::min(options_.refused_retry_max, refused_backoff_ * 2)
+                             : options_.refused_retry_min;
+      refused_tree_ = out->tree;
+      refused_retry_at_ = Clock::now() + refused_backoff_;
       ++refused_;
     } else {
       ++failed_;
     }
     state_ = applied.error().message;
+    last_live_ = false;
     return;
   }
-  live_tree_ = tree;
+  live_tree_ = out->tree;
+  refused_tree_.reset();
   ++applied_;
   if (pipeline_.last_apply_reloaded()) ++reloads_;
+  last_live_ = true;
   state_ = pipeline_.last_apply_reloaded() ? "ok"
                                            : "ok (nginx not running; it starts with "
                                              "the generated configuration)";
-  // read_ms: the store and Swarm's tasks; render_ms: the tree; apply_ms: write, nginx -t, swap,
-  // reload until new workers run.
+  // read_ms: the store, Swarm's tasks and certificates; render_ms: the tree; apply_ms: write,
+  // nginx -t, swap, reload until new workers run.
   log_.info("nginx configuration applied", {{"apps", snap->apps.size()},
                                             {"routable", snap->routing.routable_apps.size()},
                                             {"reloaded", pipeline_.last_apply_reloaded()},
@@ -268,6 +346,9 @@ void NginxManager::render_and_apply() {
 std::optional<std::string> NginxManager::check(store::Transaction& tx,
                                                const apps::AppDefinition& candidate) {
   Snapshot snap;
+  auto system = store::SystemStore().load(tx);
+  if (!system) return "store: " + system.error().message;
+  snap.system = *system;
   auto records = store::AppStore().list(tx);
   if (!records) return "store: " + records.error().message;
   for (const auto& record : *records) {
@@ -277,20 +358,15 @@ std::optional<std::string> NginxManager::check(store::Transaction& tx,
   snap.apps.push_back(candidate);
   std::lock_guard pipeline_lock(pipeline_mutex_);
   snap.routing = last_routing_;
-  RenderInputs in = inputs_for(snap);
-  auto tree = render_nginx_tree(in);
-  if (!tree) {
-    // Other apps' stored problems are not this change's fault (render_checked drops them).
-    if (tree.error().app == candidate.app_name || tree.error().app.empty()) {
-      return tree.error().message;
+  std::string why;
+  auto out = render_checked(state_for(snap), true, candidate.app_name, why);
+  if (!out) return why;
+  // Other apps' stored problems are not this change's fault; the candidate's own are.
+  for (const auto& d : out->diagnostics) {
+    if (d.app == candidate.app_name && d.effect != Diagnostic::Effect::served_without_tls) {
+      return d.message;
     }
-    std::string why;
-    auto others = render_checked(in, false, why);
-    if (!others) return why;
-    tree = *others;
   }
-  auto tested = pipeline_.test(files_of(*tree));
-  if (!tested) return tested.error().message;
   return std::nullopt;
 }
 

@@ -7,15 +7,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
 namespace captain::process {
 
 Expected<CommandResult, std::string> run_command(const std::vector<std::string>& argv,
-                                                 std::chrono::milliseconds timeout) {
+                                                 std::chrono::milliseconds timeout,
+                                                 const std::vector<std::string>& extra_env) {
   if (argv.empty()) return Unexpected(std::string("no program given"));
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -37,8 +40,19 @@ Expected<CommandResult, std::string> run_command(const std::vector<std::string>&
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto name = entry.substr(0, entry.find('=') + 1);
+    const bool replaced = std::any_of(extra_env.begin(), extra_env.end(),
+                                      [&](const std::string& x) { return x.starts_with(name); });
+    if (!replaced) env.push_back(*e);
+  }
+  for (const auto& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
   pid_t pid = 0;
-  const int spawned = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attrs, args.data(), environ);
+  const int spawned =
+      ::posix_spawn(&pid, argv[0].c_str(), &actions, &attrs, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attrs);
   ::close(pipe_fds[1]);

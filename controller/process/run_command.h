@@ -19,7 +19,9 @@ struct CommandResult {
 inline constexpr std::size_t kMaxOutputBytes = 64 * 1024;
 
 // argv[0] is the program path. An error only when the program could not be started.
+// `extra_env` ("NAME=value") is added to (or replaces in) the controller's own environment.
 Expected<CommandResult, std::string> run_command(const std::vector<std::string>& argv,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 const std::vector<std::string>& extra_env = {});
 
 }  // namespace captain::process

@@ -176,5 +176,64 @@ TEST(Settings, SwarmTimingsAndRegistryCredentials) {
   EXPECT_NE(half.error().find("must be set together"), std::string::npos) << half.error();
 }
 
+TEST(Settings, TlsAcmeAndProxyDefaults) {
+  std::vector<std::string_view> args;
+  auto loaded = load_settings(args, env_of({}), files_of({}));
+  ASSERT_TRUE(loaded) << loaded.error();
+  const Settings& s = loaded->settings;
+  EXPECT_EQ(s.nginx_tls_listen, "443");
+  EXPECT_EQ(s.acme_directory, "https://acme-v02.api.letsencrypt.org/directory");
+  EXPECT_FALSE(s.acme_email);
+  EXPECT_FALSE(s.acme_renew_before);
+  EXPECT_EQ(s.acme_renew_check, std::chrono::hours(12));
+  EXPECT_EQ(s.api_rate_limit, "100r/m");
+  EXPECT_TRUE(in_any(s.trusted_proxies, "127.0.0.1"));
+  EXPECT_TRUE(in_any(s.trusted_proxies, "::1"));
+  EXPECT_FALSE(in_any(s.trusted_proxies, "10.0.0.2"));
+}
+
+TEST(Settings, TlsAcmeAndProxyValues) {
+  std::vector<std::string_view> args;
+  auto loaded = load_settings(args,
+                              env_of({{"CAPTAIN_NGINX_TLS_LISTEN", "127.0.0.1:8443"},
+                                      {"CAPTAIN_ACME_DIRECTORY", "https://127.0.0.1:14000/dir"},
+                                      {"CAPTAIN_ACME_EMAIL", "ops@example.org"},
+                                      {"CAPTAIN_ACME_CA_BUNDLE", "/etc/ssl/private-ca.pem"},
+                                      {"CAPTAIN_ACME_RENEW_BEFORE", "30d"},
+                                      {"CAPTAIN_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8"},
+                                      {"CAPTAIN_API_RATE_LIMIT", "off"}}),
+                              files_of({}));
+  ASSERT_TRUE(loaded) << loaded.error();
+  const Settings& s = loaded->settings;
+  EXPECT_EQ(s.nginx_tls_listen, "127.0.0.1:8443");
+  EXPECT_EQ(s.acme_email, "ops@example.org");
+  EXPECT_EQ(s.acme_ca_bundle, "/etc/ssl/private-ca.pem");
+  EXPECT_EQ(s.acme_renew_before, std::chrono::hours(24 * 30));
+  EXPECT_TRUE(in_any(s.trusted_proxies, "10.0.9.9"));
+  EXPECT_FALSE(in_any(s.trusted_proxies, "127.0.0.1"));
+  EXPECT_EQ(s.api_rate_limit, "");
+}
+
+TEST(Settings, TlsAcmeAndProxyMistakesNameTheSetting) {
+  std::vector<std::string_view> args;
+  const auto error = [&](const char* env, const char* value) {
+    auto loaded = load_settings(args, env_of({{env, value}}), files_of({}));
+    return loaded ? std::string("<ok>") : loaded.error();
+  };
+  EXPECT_EQ(error("CAPTAIN_ACME_DIRECTORY", "http://ca.example/dir"),
+            "CAPTAIN_ACME_DIRECTORY: must be an https:// URL (RFC 8555), not "
+            "\"http://ca.example/dir\"");
+  EXPECT_EQ(error("CAPTAIN_ACME_EMAIL", "not an email"),
+            "CAPTAIN_ACME_EMAIL: \"not an email\" is not an e-mail address");
+  EXPECT_EQ(error("CAPTAIN_TRUSTED_PROXIES", "10.0.0.1/8"),
+            "CAPTAIN_TRUSTED_PROXIES: \"10.0.0.1/8\" has address bits set beyond the prefix; "
+            "write the network address");
+  EXPECT_EQ(error("CAPTAIN_API_RATE_LIMIT", "lots"),
+            "CAPTAIN_API_RATE_LIMIT: invalid rate \"lots\": must look like \"10r/s\" or "
+            "\"100r/5m\" (unit ms, s, m, h or d)");
+  EXPECT_EQ(error("CAPTAIN_ACME_CA_BUNDLE", "relative.pem"),
+            "CAPTAIN_ACME_CA_BUNDLE: must be an absolute path, not \"relative.pem\"");
+}
+
 }  // namespace
 }  // namespace captain::config

@@ -1,0 +1,66 @@
+"""A private network namespace for a test that needs well-known ports (80, 443, 3000) or host
+names of its own: `ip netns add` gives it a loopback of its own, and /etc/netns/<name>/hosts
+becomes /etc/hosts for every process started in it (`ip netns exec` bind-mounts it), so names
+resolve there without touching the machine's /etc/hosts or DNS.
+
+    with NetNs(hosts={"captain.setup.test": "127.0.0.1"}) as ns:
+        subprocess.run(ns.wrap(["curl", "http://captain.setup.test/"]))
+
+Needs root (as the private dockerd does). Nothing in it is reachable from outside.
+"""
+
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+
+class NetNs:
+    def __init__(self, hosts=None):
+        self.name = f"captain-t-{uuid.uuid4().hex[:8]}"
+        self.hosts = {"localhost": "127.0.0.1", **(hosts or {})}
+        self.etc = Path("/etc/netns") / self.name
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True,
+                       timeout=30)
+        try:
+            subprocess.run(self.wrap(["ip", "link", "set", "lo", "up"]), check=True,
+                           capture_output=True, timeout=30)
+            self.etc.mkdir(parents=True, exist_ok=True)
+            (self.etc / "hosts").write_text(
+                "".join(f"{address} {name}\n" for name, address in self.hosts.items()))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def wrap(self, argv):
+        return ["ip", "netns", "exec", self.name, *map(str, argv)]
+
+    def wait_for_port(self, port, deadline):
+        """Whether 127.0.0.1:port in the namespace accepts a connection before `deadline`."""
+        import time
+        while time.monotonic() < deadline:
+            probe = subprocess.run(self.wrap(
+                ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"]), capture_output=True,
+                timeout=30)
+            if probe.returncode == 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def pids(self):
+        out = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True,
+                             timeout=30).stdout
+        return [int(p) for p in out.split()]
+
+    def __exit__(self, *exc):
+        for pid in self.pids():
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=30)
+        shutil.rmtree(self.etc, ignore_errors=True)
