@@ -65,6 +65,10 @@ constexpr std::array kOptions{
              s.password = std::string(v);
              return ok();
            }},
+    // A Docker secret (/run/secrets/...) keeps the password out of the service's environment.
+    Option{"password_file", "CAPTAIN_PASSWORD_FILE", "",
+           "file holding the first-run password (e.g. a Docker secret)",
+           [](Settings& s, std::string_view v) { return set_path(s.password_file, v); }},
     Option{"root_domain", "CAPTAIN_ROOT_DOMAIN", "--root-domain",
            "apps are <app>.<root_domain> (captain.localhost)",
            [](Settings& s, std::string_view v) -> Expected<void, std::string> {
@@ -509,6 +513,23 @@ Expected<Startup, std::string> load_settings(std::span<const std::string_view> a
   for (const auto& [option, value] : flag_values) {
     auto applied = apply(*option, startup.settings, option->flag, value);
     if (!applied) return Unexpected(applied.error());
+  }
+  if (!startup.settings.password_file.empty()) {
+    if (startup.settings.password) {
+      return Unexpected(std::string("set password or password_file, not both"));
+    }
+    auto secret = files(startup.settings.password_file);
+    if (!secret) return Unexpected("password_file: " + secret.error());
+    if (!*secret)
+      return Unexpected("password_file: " + startup.settings.password_file + ": no such file");
+    std::string password = **secret;
+    if (!password.empty() && password.back() == '\n') password.pop_back();  // echo's newline
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.empty() || password.find('\0') != std::string::npos) {
+      return Unexpected("password_file: " + startup.settings.password_file +
+                        " must hold the password (not empty, no NUL)");
+    }
+    startup.settings.password = std::move(password);
   }
   if (startup.settings.registry_username.has_value() !=
       startup.settings.registry_password.has_value()) {

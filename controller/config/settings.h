@@ -33,6 +33,7 @@ struct Settings {
   std::string data_dir = "/captain/data";  // captain.db lives here
   // First-run password: hashed into the store when it has none. Never logged.
   std::optional<std::string> password;
+  std::string password_file;  // read into `password` by load_settings; empty: none
   std::string root_domain = "captain.localhost";
   std::string docker_socket = "/var/run/docker.sock";
   std::string nginx_conf_dir = "/captain/generated/nginx";

@@ -176,6 +176,24 @@ TEST(Settings, SwarmTimingsAndRegistryCredentials) {
   EXPECT_NE(half.error().find("must be set together"), std::string::npos) << half.error();
 }
 
+TEST(Settings, PasswordFromAFileLikeADockerSecret) {
+  std::vector<std::string_view> args;
+  auto loaded = load_settings(args, env_of({{"CAPTAIN_PASSWORD_FILE", "/run/secrets/pw"}}),
+                              files_of({{"/run/secrets/pw", "s3cret pass\n"}}));
+  ASSERT_TRUE(loaded) << loaded.error();
+  EXPECT_EQ(loaded->settings.password, "s3cret pass");
+  auto missing =
+      load_settings(args, env_of({{"CAPTAIN_PASSWORD_FILE", "/run/secrets/nope"}}), files_of({}));
+  EXPECT_EQ(missing.error(), "password_file: /run/secrets/nope: no such file");
+  auto both = load_settings(
+      args, env_of({{"CAPTAIN_PASSWORD_FILE", "/run/secrets/pw"}, {"CAPTAIN_PASSWORD", "x"}}),
+      files_of({{"/run/secrets/pw", "y"}}));
+  EXPECT_EQ(both.error(), "set password or password_file, not both");
+  auto empty = load_settings(args, env_of({{"CAPTAIN_PASSWORD_FILE", "/run/secrets/pw"}}),
+                             files_of({{"/run/secrets/pw", "\n"}}));
+  EXPECT_FALSE(empty);
+}
+
 TEST(Settings, TlsAcmeAndProxyDefaults) {
   std::vector<std::string_view> args;
   auto loaded = load_settings(args, env_of({}), files_of({}));
