@@ -1,12 +1,21 @@
 #include "controller/nginx/docker_nginx_control.h"
 
+#include <algorithm>
 #include <chrono>
+#include <sstream>
+#include <thread>
 
 namespace captain::nginx {
 namespace {
 
 using Json = nlohmann::json;
 constexpr std::chrono::seconds kTestTimeout{30};
+constexpr std::chrono::seconds kReloadTimeout{10};
+// Lists nginx's workers: the children of PID 1 (the master) with their titles.
+const std::vector<std::string> kWorkerProbe{
+    "sh", "-c",
+    "for p in $(cat /proc/1/task/1/children); do printf '%s ' \"$p\"; "
+    "tr '\\0' ' ' < /proc/$p/cmdline; echo; done"};
 
 std::string text_at(const Json& object, const char* key) {
   if (!object.is_object()) return {};
@@ -19,6 +28,29 @@ Unexpected<PipelineError> docker_failure(const std::string& what, const swarm::D
 }
 
 }  // namespace
+
+std::vector<std::string> worker_pids(const std::string& probe_output) {
+  std::vector<std::string> pids;
+  std::istringstream lines(probe_output);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string pid = line.substr(0, line.find(' '));
+    if (!pid.empty() && std::all_of(pid.begin(), pid.end(), ::isdigit)) pids.push_back(pid);
+  }
+  return pids;
+}
+
+bool reload_settled(const std::vector<std::string>& before_pids, const std::string& probe_output) {
+  bool started = false;
+  std::istringstream lines(probe_output);
+  for (std::string line; std::getline(lines, line);) {
+    const std::string pid = line.substr(0, line.find(' '));
+    if (pid.empty()) continue;
+    const bool old = std::find(before_pids.begin(), before_pids.end(), pid) != before_pids.end();
+    if (!old) started = true;
+    if (old && line.find("shutting down") == std::string::npos) return false;
+  }
+  return started;
+}
 
 std::vector<std::string> running_task_containers(const Json& tasks) {
   std::vector<std::string> out;
@@ -72,9 +104,29 @@ NginxControl docker_nginx_control(swarm::DockerClient& docker, std::string servi
   control.reload = [&docker, service, containers]() -> Expected<bool, PipelineError> {
     auto running = containers();
     if (!running) return Unexpected(running.error());
+    std::vector<std::vector<std::string>> before;
     for (const std::string& id : *running) {
+      auto probe = docker.exec(id, kWorkerProbe, kTestTimeout);
+      before.push_back(probe ? worker_pids(probe->output) : std::vector<std::string>{});
       auto sent = docker.signal_container(id, "HUP", swarm::Urgency::interactive);
       if (!sent) return docker_failure("cannot signal " + service + " container", sent.error());
+    }
+    // Done once every container runs new workers. A probe that cannot run (an image without
+    // sh) is not waited for: the HUP was delivered.
+    const auto deadline = std::chrono::steady_clock::now() + kReloadTimeout;
+    for (std::size_t i = 0; i < running->size(); ++i) {
+      if (before[i].empty()) continue;
+      while (true) {
+        auto probe = docker.exec((*running)[i], kWorkerProbe, kTestTimeout);
+        if (!probe || reload_settled(before[i], probe->output)) break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+          return Unexpected(PipelineError{PipelineError::Kind::reload_failed,
+                                          service + " did not start new workers within " +
+                                              std::to_string(kReloadTimeout.count()) +
+                                              " s after SIGHUP"});
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     }
     return !running->empty();
   };

@@ -45,3 +45,24 @@ TEST(DockerStream, UnframedOrTruncatedTextComesBackAsIs) {
 
 }  // namespace
 }  // namespace captain::nginx
+
+namespace captain::nginx {
+namespace {
+
+TEST(DockerNginxReload, SettledOnceNewWorkersRunAndOldOnesStopAccepting) {
+  const std::string before = "7 nginx: worker process                 \n8 nginx: worker process \n";
+  EXPECT_EQ(worker_pids(before), (std::vector<std::string>{"7", "8"}));
+  const std::vector<std::string> old{"7", "8"};
+  EXPECT_FALSE(reload_settled(old, before));  // nothing new yet
+  // New workers started, the old ones not told yet (the master waits ~100 ms).
+  EXPECT_FALSE(reload_settled(old, before + "21 nginx: worker process \n"));
+  EXPECT_TRUE(reload_settled(old,
+                             "7 nginx: worker process is shutting down \n"
+                             "8 nginx: worker process is shutting down \n"
+                             "21 nginx: worker process \n22 nginx: worker process \n"));
+  EXPECT_TRUE(reload_settled(old, "21 nginx: worker process \n"));  // old ones gone
+  EXPECT_FALSE(reload_settled(old, ""));
+}
+
+}  // namespace
+}  // namespace captain::nginx
