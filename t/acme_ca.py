@@ -26,10 +26,13 @@ from conftest import free_port, wait_for_port
 
 
 class Pebble:
-    """`netns` (t/netns.py): run pebble inside that namespace instead of on the host."""
+    """`netns` (t/netns.py): run pebble inside that namespace instead of on the host.
+    `listen_host`: where the ACME API listens (default 127.0.0.1; the address of a bridge of
+    the test's own Docker engine when a controller in a container must reach it)."""
 
-    def __init__(self, workdir, http_port, port=None, netns=None):
+    def __init__(self, workdir, http_port, port=None, netns=None, listen_host="127.0.0.1"):
         self.netns = netns
+        self.listen_host = listen_host
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.http_port = http_port
@@ -44,18 +47,18 @@ class Pebble:
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
              "-nodes", "-days", "2", "-subj", "/CN=pebble",
-             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-addext", f"subjectAltName=IP:127.0.0.1,IP:{listen_host},DNS:localhost",
              "-keyout", str(self.listener_key), "-out", str(self.listener_cert)],
             check=True, capture_output=True, timeout=60)
 
     @property
     def directory(self):
-        return f"https://127.0.0.1:{self.port}/dir"
+        return f"https://{self.listen_host}:{self.port}/dir"
 
     def start(self):
         config = self.dir / "pebble.json"
         config.write_text(json.dumps({"pebble": {
-            "listenAddress": f"127.0.0.1:{self.port}",
+            "listenAddress": f"{self.listen_host}:{self.port}",
             "managementListenAddress": f"127.0.0.1:{self.management_port}",
             "certificate": str(self.listener_cert), "privateKey": str(self.listener_key),
             "httpPort": self.http_port, "tlsPort": free_port(),
@@ -70,7 +73,8 @@ class Pebble:
         deadline = time.monotonic() + 15
         for port in (self.challtestsrv_port, self.port, self.management_port):
             if self.netns is None:
-                assert wait_for_port(port, deadline), self.logs()
+                host = self.listen_host if port == self.port else "127.0.0.1"
+                assert wait_for_port(port, deadline, host=host), self.logs()
             else:
                 assert self.netns.wait_for_port(port, deadline), self.logs()
         return self

@@ -1,6 +1,7 @@
-"""Builds the captain-nginx image (docker/captain-nginx/Dockerfile) on a Docker engine, from a
-Debian bookworm base made here with debootstrap: nothing is pulled from any registry, the only
-traffic is apt's to the Debian archive (deb.debian.org, or $CAPTAIN_DEBIAN_MIRROR).
+"""Builds the captain-nginx and captain-controller images (docker/*/Dockerfile) on a Docker
+engine, from a Debian bookworm base made here with debootstrap: nothing is pulled from any
+registry, the only traffic is apt's to the Debian archive (deb.debian.org, or
+$CAPTAIN_DEBIAN_MIRROR).
 
 Plain Python, standard library only, like t/docker_engine.py:
 
@@ -8,6 +9,7 @@ Plain Python, standard library only, like t/docker_engine.py:
     tar = make_base_tarball(workdir, timings)          # debootstrap once, reused afterwards
     import_base(engine, tar, timings)                  # -> BASE_IMAGE
     build_captain_nginx(engine, workdir, timings)      # -> NGINX_IMAGE
+    build_captain_controller(engine, workdir, timings) # -> CONTROLLER_IMAGE
 
 or from a shell, against any engine (e.g. the one ./scripts/run starts):
 
@@ -30,12 +32,16 @@ from docker_engine import DOCKER_CLI, DockerEngine
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = "docker/captain-nginx/Dockerfile"
-# The build context: what the Dockerfile copies, nothing else (the repository root also holds
+CONTROLLER_DOCKERFILE = "docker/controller/Dockerfile"
+# The build contexts: what each Dockerfile copies, nothing else (the repository root also holds
 # build trees of several GB).
 CONTEXT_PATHS = ("ngx_module", "shared", "docker/captain-nginx")
+CONTROLLER_CONTEXT_PATHS = ("CMakeLists.txt", "cmake", "shared", "ngx_module", "controller",
+                            "docker/controller")
 
 BASE_IMAGE = "captain-base:bookworm"
 NGINX_IMAGE = "captain-nginx:test"
+CONTROLLER_IMAGE = "captain-controller:test"
 MIRROR = os.environ.get("CAPTAIN_DEBIAN_MIRROR", "http://deb.debian.org").rstrip("/")
 SUITE = "bookworm"
 BASE_TAR = f"{SUITE}-minbase.tar"
@@ -120,8 +126,8 @@ def import_base(engine, tar_path, timings, name=BASE_IMAGE):
     return name
 
 
-def context_tar():
-    """The build context as a tar (bytes): CONTEXT_PATHS of the repository, as laid out there."""
+def context_tar(paths=CONTEXT_PATHS):
+    """The build context as a tar (bytes): `paths` of the repository, as laid out there."""
     buf = io.BytesIO()
 
     def keep(info):
@@ -135,7 +141,7 @@ def context_tar():
     # GNU format: the docker CLI recognises a tar on stdin by its first 512-byte header, which a
     # PAX extended header would hide.
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for rel in CONTEXT_PATHS:
+        for rel in paths:
             tar.add(str(REPO / rel), arcname=rel, filter=keep)
     return buf.getvalue()
 
@@ -150,32 +156,49 @@ def _docker_build(engine, args, context, buildkit, log_path):
     return run.returncode, Path(log_path).read_text(errors="replace")
 
 
-def build_captain_nginx(engine, workdir, timings, base=BASE_IMAGE, name=NGINX_IMAGE):
-    """docker build of docker/captain-nginx/Dockerfile on `engine` (host network: the test
-    engine has no bridge). BuildKit when the docker CLI has it built in (Debian's 20.10 does),
-    the classic builder otherwise. The build log is workdir/captain-nginx-build.log."""
+def build_image(engine, workdir, timings, dockerfile, paths, name, base=BASE_IMAGE):
+    """docker build of `dockerfile` with the context `paths` on `engine` (host network: the
+    test engine has no bridge). BuildKit when the docker CLI has it built in (Debian's 20.10
+    does), the classic builder otherwise. The build log is workdir/<image>-build.log."""
     started = time.monotonic()
-    context = context_tar()
-    args = ["--network", "host", "-f", DOCKERFILE, "--build-arg", f"BASE={base}",
+    context = context_tar(paths)
+    args = ["--network", "host", "-f", dockerfile, "--build-arg", f"BASE={base}",
             "--build-arg", f"DEBIAN_MIRROR={MIRROR}", "-t", name]
-    log_path = Path(workdir) / "captain-nginx-build.log"
+    log_path = Path(workdir) / f"{name.split(':')[0]}-build.log"
     code, output = _docker_build(engine, ["--progress=plain", *args], context, True, log_path)
     if code != 0 and ("buildx" in output or "BuildKit" in output):
         # A CLI whose BuildKit lives in the (missing) buildx plugin.
         code, output = _docker_build(engine, args, context, False, log_path)
     if code != 0:
-        raise ImageBuildError(f"docker build of {DOCKERFILE} exited with {code}:\n"
+        raise ImageBuildError(f"docker build of {dockerfile} exited with {code}:\n"
                               f"{_tail(output)}")
-    _note(timings, "docker build captain-nginx", started)
+    _note(timings, f"docker build {name.split(':')[0]}", started)
     return name
+
+
+def build_captain_nginx(engine, workdir, timings, base=BASE_IMAGE, name=NGINX_IMAGE):
+    return build_image(engine, workdir, timings, DOCKERFILE, CONTEXT_PATHS, name, base)
+
+
+def build_captain_controller(engine, workdir, timings, base=BASE_IMAGE, name=CONTROLLER_IMAGE):
+    """The controller compiled in the builder stage, as an operator builds it."""
+    return build_image(engine, workdir, timings, CONTROLLER_DOCKERFILE, CONTROLLER_CONTEXT_PATHS,
+                       name, base)
 
 
 def build_all(engine, workdir, timings=None):
     """Base tarball (reused when workdir has one), import, captain-nginx build; the image name."""
     timings = {} if timings is None else timings
-    tar_path = make_base_tarball(workdir, timings)
-    import_base(engine, tar_path, timings)
+    ensure_base(engine, workdir, timings)
     return build_captain_nginx(engine, workdir, timings)
+
+
+def ensure_base(engine, workdir, timings):
+    """The base image on `engine`, imported from the tarball unless it is there already."""
+    if engine.docker("image", "inspect", BASE_IMAGE, check=False).returncode == 0:
+        return BASE_IMAGE
+    tar_path = make_base_tarball(workdir, timings)
+    return import_base(engine, tar_path, timings)
 
 
 def main():
@@ -193,8 +216,10 @@ def main():
     tar_path = make_base_tarball(workdir, timings)
     import_base(engine, tar_path, timings)
     image = build_captain_nginx(engine, workdir, timings)
+    controller = build_captain_controller(engine, workdir, timings)
     total = sum(timings.values())
-    print(f"captain_images: built {image} in {total:.1f} s; base tarball: {tar_path}")
+    print(f"captain_images: built {image} and {controller} in {total:.1f} s; base tarball: "
+          f"{tar_path}")
 
 
 if __name__ == "__main__":

@@ -68,12 +68,12 @@ def wait_until(predicate, what, timeout=90, interval=0.3):
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def wait_for_port(port, deadline, process=None):
+def wait_for_port(port, deadline, process=None, host="127.0.0.1"):
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             return False
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with socket.create_connection((host, port), timeout=0.2):
                 return True
         except OSError:
             time.sleep(0.05)
