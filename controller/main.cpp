@@ -79,6 +79,7 @@ captain::nginx::RenderSettings render_settings(const captain::config::Settings& 
   rs.upstream_mode = settings.nginx_published_ports ? nginx::UpstreamMode::published_port
                                                     : nginx::UpstreamMode::docker_dns;
   rs.resolve_tasks = settings.nginx_resolve_tasks;
+  rs.published_host = settings.nginx_published_host;
   rs.metrics.allow = settings.metrics_allow;
   rs.metrics.bearer_token = settings.metrics_token;
   rs.api.rate_limit = settings.api_rate_limit;

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """A private Docker engine in Swarm mode for ./scripts/run, the same one the tests use
-(t/docker_engine.py): its own dockerd on a unix socket under /tmp/cdk-*, swarm on 127.0.0.1,
-vfs storage, no iptables, plus the local images captain-test/web:1, captain-test/web:2 and
-captain-test/broken:1 (made from Debian's busybox-static, nothing pulled).
+(t/docker_engine.py): its own dockerd on a unix socket under /tmp/cdk-*, in a network
+namespace of its own, vfs storage, no iptables, plus the local images captain-test/web:1,
+captain-test/web:2 and captain-test/broken:1 (made from Debian's busybox-static, nothing
+pulled).
 
-Usage: local_swarm.py SOCKET_FILE -- writes the engine's socket path to SOCKET_FILE once it is
-ready, then runs until SIGTERM/SIGINT and tears everything down (services, swarm, dockerd).
+Usage: local_swarm.py SOCKET_FILE -- writes the engine's socket path and, on a second line, the
+address its published ports are reached at, to SOCKET_FILE once it is ready, then runs until
+SIGTERM/SIGINT and tears everything down (services, swarm, dockerd, the namespace).
 """
 
 import signal
@@ -26,7 +28,7 @@ def main():
     engine = DockerEngine.start_private()
     try:
         engine.build_test_images()
-        socket_file.write_text(engine.socket)
+        socket_file.write_text(f"{engine.socket}\n{engine.published_host}\n")
         while not stopping:
             signal.pause()
     finally:

@@ -26,13 +26,17 @@ from conftest import free_port, wait_for_port
 
 
 class Pebble:
-    """`netns` (t/netns.py): run pebble inside that namespace instead of on the host.
-    `listen_host`: where the ACME API listens (default 127.0.0.1; the address of a bridge of
-    the test's own Docker engine when a controller in a container must reach it)."""
+    """`netns`: run pebble inside that network namespace instead of the host's (t/netns.py, or
+    the test Docker engine's, t/docker_engine.py). `listen_host`: where the ACME API listens
+    (default 127.0.0.1; the Docker engine's bridge gateway when a controller in a container must
+    reach it). `address`: what every name resolves to for pebble's validation (where nginx's
+    HTTP port is)."""
 
-    def __init__(self, workdir, http_port, port=None, netns=None, listen_host="127.0.0.1"):
+    def __init__(self, workdir, http_port, port=None, netns=None, listen_host="127.0.0.1",
+                 address="127.0.0.1"):
         self.netns = netns
         self.listen_host = listen_host
+        self.address = address
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.http_port = http_port
@@ -66,7 +70,7 @@ class Pebble:
         self._spawn("challtestsrv", [
             "pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.dns_port}", "-http01", "",
             "-https01", "", "-tlsalpn01", "", "-management", f"127.0.0.1:{self.challtestsrv_port}",
-            "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            "-defaultIPv4", self.address, "-defaultIPv6", ""])
         env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
         self._spawn("pebble", ["pebble", "-config", str(config), "-dnsserver",
                                f"127.0.0.1:{self.dns_port}"], env=env)
@@ -76,7 +80,8 @@ class Pebble:
                 host = self.listen_host if port == self.port else "127.0.0.1"
                 assert wait_for_port(port, deadline, host=host), self.logs()
             else:
-                assert self.netns.wait_for_port(port, deadline), self.logs()
+                host = self.listen_host if port == self.port else "127.0.0.1"
+                assert self.netns.wait_for_port(port, deadline, host=host), self.logs()
         return self
 
     def _spawn(self, name, argv, env=None):
@@ -112,6 +117,12 @@ class Pebble:
     def resolve(self, host, address):
         """Answers A queries for `host` with `address` from now on."""
         body = json.dumps({"host": host, "addresses": [address]}).encode()
+        if self.netns is not None:
+            subprocess.run(self.netns.wrap(
+                ["curl", "-sSf", "-X", "POST", "-d", body.decode(),
+                 f"http://127.0.0.1:{self.challtestsrv_port}/add-a"]),
+                check=True, capture_output=True, timeout=30)
+            return
         urllib.request.urlopen(urllib.request.Request(
             f"http://127.0.0.1:{self.challtestsrv_port}/add-a", data=body, method="POST"),
             timeout=10).read()

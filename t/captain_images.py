@@ -164,6 +164,10 @@ def build_image(engine, workdir, timings, dockerfile, paths, name, base=BASE_IMA
     context = context_tar(paths)
     args = ["--network", "host", "-f", dockerfile, "--build-arg", f"BASE={base}",
             "--build-arg", f"DEBIAN_MIRROR={MIRROR}", "-t", name]
+    if getattr(engine, "build_proxy", None):
+        # The engine's network namespace reaches Debian's archive only through this proxy
+        # (docker_engine.py); http_proxy is one of Docker's predefined build arguments.
+        args += ["--build-arg", f"http_proxy={engine.build_proxy}"]
     log_path = Path(workdir) / f"{name.split(':')[0]}-build.log"
     code, output = _docker_build(engine, ["--progress=plain", *args], context, True, log_path)
     if code != 0 and ("buildx" in output or "BuildKit" in output):

@@ -1,9 +1,10 @@
 """The whole product on one machine, for end-to-end tests and benchmarks: the controller
 managing the private Swarm (t/docker_engine.py) and driving a real nginx master with the built
 module on the host (nginx_reload=pid, nginx_upstream=published-port: each app task publishes
-its HTTP port on 127.0.0.1 and nginx balances over them).
+its HTTP port on the engine's network namespace address, and nginx balances over them).
 
-Traffic stays on this machine: nginx, the controller and docker-proxy listen on 127.0.0.1.
+Traffic stays on this machine: nginx and the controller listen on 127.0.0.1, docker-proxy in
+the engine's own network namespace.
 """
 
 import http.client
@@ -53,6 +54,7 @@ class Stack:
             CAPTAIN_DOCKER_SOCKET=self.engine.socket, CAPTAIN_ROOT_DOMAIN=ROOT_DOMAIN,
             CAPTAIN_UPDATE_MONITOR="2s", CAPTAIN_DEPLOY_TIMEOUT="120s",
             CAPTAIN_NGINX_RELOAD="pid", CAPTAIN_NGINX_UPSTREAM="published-port",
+            CAPTAIN_NGINX_PUBLISHED_HOST=self.engine.published_host,
             CAPTAIN_NGINX_CONF_DIR=str(self.conf_dir), CAPTAIN_NGINX_PID_FILE=str(self.pid_file),
             CAPTAIN_NGINX_MODULE=str(BUILD_DIR / "ngx_http_captain_module.so"),
             CAPTAIN_NGINX_LISTEN=f"127.0.0.1:{self.nginx_port}",

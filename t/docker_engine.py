@@ -1,9 +1,16 @@
 """A private Docker engine in Swarm mode for tests and benchmarks, plus locally made test images.
 
 Our own dockerd runs with every path (socket, data-root, exec-root, pidfile, log) inside one
-short work directory (/tmp/cdk-XXXX by default: unix socket paths must stay under 108 bytes).
-It never touches a system dockerd on /var/run/docker.sock, needs no iptables and no bridge, and
-nothing is ever pulled: the test images are imported from Debian's busybox-static.
+short work directory (/tmp/cdk-XXXX by default: unix socket paths must stay under 108 bytes),
+in a network namespace of its own (`ip netns`, named like the work directory): its swarm
+ports (2377, gossip on 7946, VXLAN) and everything its containers publish live there, so
+another swarm on this machine cannot interfere with it (Swarm's service DNS silently breaks
+when two share port 7946), and it binds nothing on the machine's own addresses. A veth pair
+links the namespace to the host: published ports are reached at `engine.published_host`
+(the namespace's end, 169.254.<n>.2), and image builds reach Debian's archive through a
+small HTTP proxy on the host's end (`engine.build_proxy`). The engine never touches a system
+dockerd on /var/run/docker.sock, needs no iptables and no bridge, and nothing is ever pulled:
+the test images are imported from Debian's busybox-static.
 
 Plain Python, standard library only, so that pytest (t/conftest.py) and scripts/bench/ can both
 use it:
@@ -15,6 +22,7 @@ use it:
 """
 
 import http.client
+import http.server
 import io
 import json
 import os
@@ -22,9 +30,11 @@ import random
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -109,6 +119,109 @@ def _tail(path, lines=40):
         return f"(no log: {e})"
 
 
+class NetworkNamespace:
+    """The engine's own network namespace, linked to the host by a veth pair on a /30 of
+    169.254.0.0/16 (link-local: never routed anywhere, so it cannot clash with a real network).
+    Deleting the namespace deletes the pair."""
+
+    def __init__(self, tag):
+        self.name = f"cdk-{tag}"
+        self.host_interface = f"cdkh{tag}"  # IFNAMSIZ: at most 15 characters
+        self.inner_interface = f"cdkn{tag}"
+        used = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True,
+                              timeout=30).stdout
+        for _ in range(200):
+            n = random.randint(1, 250)
+            if n != 169 and f"169.254.{n}." not in used:  # 169.254.169.254: cloud metadata
+                break
+        self.host_address = f"169.254.{n}.1"
+        self.address = f"169.254.{n}.2"
+
+    def path(self):
+        return f"/var/run/netns/{self.name}"
+
+    def wrap(self, argv):
+        """argv run inside the namespace (network only: files and mounts stay the host's)."""
+        return ["nsenter", f"--net={self.path()}", *map(str, argv)]
+
+    def wait_for_port(self, port, deadline, host="127.0.0.1"):
+        """Whether host:port in the namespace accepts a connection before `deadline`."""
+        while time.monotonic() < deadline:
+            probe = subprocess.run(self.wrap(["bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}"]),
+                                   capture_output=True, timeout=30)
+            if probe.returncode == 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def create(self):
+        def ip(*args):
+            subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+        ip("netns", "add", self.name)
+        try:
+            ip("link", "add", self.host_interface, "type", "veth", "peer", "name",
+               self.inner_interface)
+            ip("link", "set", self.inner_interface, "netns", self.name)
+            ip("addr", "add", f"{self.host_address}/30", "dev", self.host_interface)
+            ip("link", "set", self.host_interface, "up")
+            ip("-n", self.name, "addr", "add", f"{self.address}/30", "dev",
+               self.inner_interface)
+            ip("-n", self.name, "link", "set", self.inner_interface, "up")
+            ip("-n", self.name, "link", "set", "lo", "up")
+        except BaseException:
+            self.delete()
+            raise
+
+    def delete(self):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=30)
+        if os.path.exists(f"/sys/class/net/{self.host_interface}"):
+            subprocess.run(["ip", "link", "delete", self.host_interface], capture_output=True,
+                           timeout=30)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    """Forwards plain-HTTP GET/HEAD requests with absolute URIs (what apt sends to a proxy).
+    Only for image builds: apt inside the engine's namespace reaches Debian's archive through
+    it. Hand-written because it is twenty lines and the standard library has no proxy."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.scheme != "http" or not url.hostname:
+            self.send_error(400, "absolute http:// URIs only")
+            return
+        upstream = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=120)
+        try:
+            target = url.path + (f"?{url.query}" if url.query else "")
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("proxy-connection", "connection", "keep-alive")}
+            upstream.request(self.command, target or "/", headers=headers)
+            resp = upstream.getresponse()
+            body = resp.read()
+            self.send_response(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("connection", "keep-alive", "transfer-encoding",
+                                     "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        finally:
+            upstream.close()
+
+    do_GET = _forward
+    do_HEAD = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+class _ThreadingProxy(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
 class DockerEngine:
     def __init__(self, workdir):
         self.workdir = os.path.abspath(workdir)
@@ -126,6 +239,10 @@ class DockerEngine:
         tag = "".join(ch for ch in os.path.basename(self.workdir) if ch.isalnum())[-8:]
         self.containerd_namespace = f"cdk-{tag}"
         self.gwbridge_interface = f"cdkgw{tag}"  # IFNAMSIZ: at most 15 characters
+        self.netns = NetworkNamespace(tag)
+        self.published_host = self.netns.address  # where host-mode published ports listen
+        self.build_proxy = None  # http://<host end>:<port> once start_private() ran
+        self._proxy = None
         self.process = None
         self.images = {}
 
@@ -141,12 +258,19 @@ class DockerEngine:
             os.makedirs(workdir, exist_ok=True)
         engine = cls(workdir)
         try:
+            engine.netns.create()
+            engine._start_proxy()
             engine._launch()
             engine._swarm_init()
         except BaseException:
             engine.shutdown()
             raise
         return engine
+
+    def _start_proxy(self):
+        self._proxy = _ThreadingProxy((self.netns.host_address, 0), _ProxyHandler)
+        threading.Thread(target=self._proxy.serve_forever, daemon=True).start()
+        self.build_proxy = f"http://{self.netns.host_address}:{self._proxy.server_address[1]}"
 
     def _launch(self):
         if self.process is not None and self.process.poll() is None:
@@ -167,8 +291,9 @@ class DockerEngine:
         try:
             # A session of its own: Ctrl-C in a terminal must not kill dockerd before
             # shutdown() had the chance to leave the swarm and stop containers in order.
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(self.netns.wrap(command), stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -192,8 +317,9 @@ class DockerEngine:
                     "--opt", f"com.docker.network.bridge.name={self.gwbridge_interface}",
                     "--opt", "com.docker.network.bridge.enable_icc=false",
                     "--opt", "com.docker.network.bridge.enable_ip_masquerade=false",
-                    # Ports tasks publish in host mode listen on loopback only (docker-proxy).
-                    "--opt", "com.docker.network.bridge.host_binding_ipv4=127.0.0.1",
+                    # Ports tasks publish in host mode listen on the namespace's end of the
+                    # veth only (docker-proxy), which the host reaches.
+                    "--opt", f"com.docker.network.bridge.host_binding_ipv4={self.published_host}",
                     "docker_gwbridge", timeout=60)
         listen = _free_port(socket.SOCK_STREAM)
         data_path = _free_port(socket.SOCK_DGRAM)  # VXLAN; 4789 may be taken by another swarm
@@ -272,9 +398,11 @@ class DockerEngine:
             subprocess.run(["ctr", "--address", SYSTEM_CONTAINERD, "namespaces", "rm",
                             self.containerd_namespace, self.containerd_namespace + "-plugins"],
                            capture_output=True, timeout=30)
-        if os.path.exists(f"/sys/class/net/{self.gwbridge_interface}"):  # dockerd was killed
-            subprocess.run(["ip", "link", "delete", self.gwbridge_interface],
-                           capture_output=True, timeout=30)
+        if self._proxy is not None:
+            self._proxy.shutdown()
+            self._proxy.server_close()
+            self._proxy = None
+        self.netns.delete()  # the gwbridge interface and the veth pair go with it
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _our_processes(self):

@@ -39,12 +39,12 @@ class NetNs:
     def wrap(self, argv):
         return ["ip", "netns", "exec", self.name, *map(str, argv)]
 
-    def wait_for_port(self, port, deadline):
-        """Whether 127.0.0.1:port in the namespace accepts a connection before `deadline`."""
+    def wait_for_port(self, port, deadline, host="127.0.0.1"):
+        """Whether host:port in the namespace accepts a connection before `deadline`."""
         import time
         while time.monotonic() < deadline:
             probe = subprocess.run(self.wrap(
-                ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"]), capture_output=True,
+                ["bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}"]), capture_output=True,
                 timeout=30)
             if probe.returncode == 0:
                 return True

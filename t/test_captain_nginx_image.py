@@ -4,7 +4,8 @@ with the module loaded, first on a hand-written tree, then on the tree the real 
 renders, proxying a deployed app through Docker's DNS.
 
 Traffic stays on this machine and in containers this test created: nginx's port is published in
-host mode on 127.0.0.1 of this machine; the only outside traffic is apt's to the Debian archive
+host mode in the test engine's own network namespace (reached at engine.published_host); the
+only outside traffic is apt's to the Debian archive
 while the images are built.
 """
 
@@ -74,9 +75,9 @@ def diagnostics(engine, services=(), conf_dir=None, controller=None):
     return "\n".join(parts)
 
 
-def get(port, host, timeout=5):
-    """GET / on 127.0.0.1:<port> with exactly one Host header, `host`."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def get(engine, port, host, timeout=5):
+    """GET / on <the engine's published host>:<port> with exactly one Host header, `host`."""
+    conn = http.client.HTTPConnection(engine.published_host, port, timeout=timeout)
     try:
         conn.putrequest("GET", "/", skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", host)
@@ -88,19 +89,20 @@ def get(port, host, timeout=5):
 
 
 def wait_for_answer(engine, port, host, expect_body, what, **diag):
-    """Polls http://127.0.0.1:<port>/ with Host: <host> until it answers 200 `expect_body`."""
+    """Polls <published host>:<port>/ with Host: <host> until it answers 200 `expect_body`."""
     deadline = time.monotonic() + WAIT_S
     last = None
     while time.monotonic() < deadline:
         try:
-            r = get(port, host)
+            r = get(engine, port, host)
             if r.status == 200 and r.body == expect_body:
                 return r
             last = f"{r.status} {r.body[:200]!r}"
         except OSError as e:
             last = repr(e)
         time.sleep(0.5)
-    pytest.fail(f"{what}: no 200 {expect_body!r} from 127.0.0.1:{port} (Host: {host}) within "
+    pytest.fail(f"{what}: no 200 {expect_body!r} from {engine.published_host}:{port} "
+                f"(Host: {host}) within "
                 f"{WAIT_S} s; last answer: {last}\n{diagnostics(engine, **diag)}")
 
 
@@ -241,4 +243,4 @@ def test_controller_renders_and_nginx_proxies_an_app_by_docker_dns(
     assert r.header("X-Request-ID"), r.headers
     timed("web answers through captain-nginx", started)
     # A Host nobody claims gets the default server's 404, never some app.
-    assert get(http_port, "nobody.example").status == 404
+    assert get(engine, http_port, "nobody.example").status == 404

@@ -4,10 +4,11 @@ its HTTP and HTTPS ports, captain-controller driving it through the Docker API),
 deployed through it and served over HTTPS with a certificate from the test CA (pebble); then
 the same `docker stack deploy` again, as an operator re-runs it, with no password anywhere.
 
-Where things are: nginx publishes its ports in host mode on 127.0.0.1 of this machine (the
-engine's docker_gwbridge binds there); the controller, in its container, reaches pebble on the
-engine's docker_gwbridge gateway address (a bridge this test's engine made), and pebble reaches
-nginx's published port on 127.0.0.1 (pebble-challtestsrv answers every name with it). The
+Where things are: the test engine runs in a network namespace of its own (t/docker_engine.py);
+nginx publishes its ports in host mode there, on the namespace's address that this machine
+reaches (engine.published_host). pebble runs in that namespace too: its ACME API on the
+engine's docker_gwbridge gateway, which the controller's container reaches, and its validation
+requests go to nginx's published port (pebble-challtestsrv answers every name with it). The
 engine has no iptables, hence CAPTAIN_NGINX_UPSTREAM=docker-dns-tasks (docker/README.md).
 The only outside traffic is apt's to the Debian archive while the images are built.
 """
@@ -63,8 +64,8 @@ def stack_deploy(engine, env, *files):
     return run.stdout + run.stderr
 
 
-def api(port, path, body=None, token=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def api(engine, port, path, body=None, token=None):
+    conn = http.client.HTTPConnection(engine.published_host, port, timeout=30)
     try:
         headers = {"Host": CAPTAIN, "Content-Type": "application/json", "Connection": "close"}
         if token:
@@ -78,8 +79,9 @@ def api(port, path, body=None, token=None):
         conn.close()
 
 
-def https_get(port, name, cafile):
-    conn = _SniConnection("127.0.0.1", port, name, ssl.create_default_context(cafile=str(cafile)))
+def https_get(engine, port, name, cafile):
+    conn = _SniConnection(engine.published_host, port, name,
+                          ssl.create_default_context(cafile=str(cafile)))
     try:
         conn.request("GET", "/", headers={"Connection": "close"})
         resp = conn.getresponse()
@@ -102,7 +104,8 @@ def test_the_stack_serves_an_app_over_https_and_redeploys_without_the_password(
     engine = docker_engine
     nginx_image, controller_image = images
     http_port, https_port = free_port(), free_port()
-    ca = Pebble(tmp_path / "pebble", http_port=http_port, listen_host=gateway(engine))
+    ca = Pebble(tmp_path / "pebble", http_port=http_port, netns=engine.netns,
+                listen_host=gateway(engine), address=engine.published_host)
     ca.start()
     if engine.docker("network", "inspect", "captain-overlay-network", check=False).returncode:
         engine.docker("network", "create", "--driver", "overlay", "--attachable",
@@ -131,7 +134,7 @@ def test_the_stack_serves_an_app_over_https_and_redeploys_without_the_password(
 
         def logged_in():
             try:
-                envelope = api(http_port, "/login", {"password": PASSWORD})
+                envelope = api(engine, http_port, "/login", {"password": PASSWORD})
             except OSError:
                 return None
             return envelope["data"]["token"] if envelope and envelope["status"] == 100 else None
@@ -142,24 +145,24 @@ def test_the_stack_serves_an_app_over_https_and_redeploys_without_the_password(
             raise
         print(f"\nstack up (login through nginx) in {time.monotonic() - started:.1f} s")
 
-        assert api(http_port, "/user/apps/appDefinitions/register", {"appName": "web"},
+        assert api(engine, http_port, "/user/apps/appDefinitions/register", {"appName": "web"},
                    token)["status"] == 100
         definition = {"captainDefinitionContent": json.dumps(
             {"schemaVersion": 2, "imageName": "captain-test/web:1"})}
-        assert api(http_port, "/user/apps/appData/web?detached=1", definition,
+        assert api(engine, http_port, "/user/apps/appData/web?detached=1", definition,
                    token)["status"] == 101
-        wait_until(lambda: not api(http_port, "/user/apps/appData/web", None, token)["data"][
+        wait_until(lambda: not api(engine, http_port, "/user/apps/appData/web", None, token)["data"][
             "isAppBuilding"], "the deploy", 180)
-        envelope = api(http_port, "/user/system/enablessl", {"emailAddress": EMAIL}, token)
+        envelope = api(engine, http_port, "/user/system/enablessl", {"emailAddress": EMAIL}, token)
         assert envelope["status"] == 100, (envelope, diagnostics(engine))
-        envelope = api(http_port, "/user/apps/appDefinitions/enablebasedomainssl",
+        envelope = api(engine, http_port, "/user/apps/appDefinitions/enablebasedomainssl",
                        {"appName": "web"}, token)
         assert envelope["status"] == 100, (envelope, diagnostics(engine))
         root = ca.root_file()
-        wait_until(lambda: https_get(https_port, f"web.{ROOT}", root) == (200, "web v1\n"),
+        wait_until(lambda: https_get(engine, https_port, f"web.{ROOT}", root) == (200, "web v1\n"),
                    "web over HTTPS through the stack", 120)
         # The API over HTTPS too, with its own certificate.
-        conn = _SniConnection("127.0.0.1", https_port, CAPTAIN,
+        conn = _SniConnection(engine.published_host, https_port, CAPTAIN,
                               ssl.create_default_context(cafile=str(root)))
         conn.request("GET", "/api/v2/user/system/info", headers={"x-captain-auth": token})
         info = json.loads(conn.getresponse().read())
@@ -170,7 +173,7 @@ def test_the_stack_serves_an_app_over_https_and_redeploys_without_the_password(
         # lost, still served over HTTPS.
         stack_deploy(engine, env, *files)
         time.sleep(5)
-        wait_until(lambda: https_get(https_port, f"web.{ROOT}", root) == (200, "web v1\n"),
+        wait_until(lambda: https_get(engine, https_port, f"web.{ROOT}", root) == (200, "web v1\n"),
                    "web over HTTPS after the re-deploy", 120)
         assert logged_in()
     finally:

@@ -1,12 +1,16 @@
-"""The private Docker engine harness itself (t/docker_engine.py): a swarm on 127.0.0.1 that runs
-the locally imported test images. Traffic stays inside the containers we create."""
+"""The private Docker engine harness itself (t/docker_engine.py): a swarm in a network namespace
+of its own that runs the locally imported test images. Traffic stays inside the containers and
+the namespace we create."""
 
 import json
+import os
+import socket
 import time
 import urllib.parse
 
 import pytest
 
+from conftest import free_port, wait_until
 from docker_engine import API, MANAGED_LABEL
 
 NETWORK = "cdk-test-net"
@@ -92,3 +96,49 @@ def test_restart_keeps_swarm_and_services(swarm):
     status, service = swarm.api("GET", f"{API}/services/cdk-survivor")
     assert status == 200, service
     assert service["Spec"]["Labels"]["com.caprover.managed"] == "true"
+
+
+def listening_ports(net_tcp_text):
+    """Ports in LISTEN state in a /proc/net/tcp text."""
+    ports = set()
+    for line in net_tcp_text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A":
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_the_engine_lives_in_a_network_namespace_of_its_own(swarm, overlay):
+    """Its swarm ports and what its tasks publish are in its own namespace (another swarm on
+    this machine cannot collide with it on 7946), reached from here at engine.published_host."""
+    dockerd = swarm.process.pid
+    assert os.readlink(f"/proc/{dockerd}/ns/net") != os.readlink("/proc/self/ns/net")
+    inside = listening_ports(open(f"/proc/{dockerd}/net/tcp").read())
+    assert 7946 in inside, sorted(inside)  # Swarm's gossip, in the engine's namespace ...
+    assert 7946 not in listening_ports(open("/proc/self/net/tcp").read())  # ... not the host's
+
+    port = free_port()
+    # On an overlay network, as the controller's services are: host-mode ports are mapped
+    # through docker_gwbridge (there is no default bridge).
+    create_service(swarm, "cdk-published", swarm.images["web1"], "--replicas", "1",
+                   "--network", overlay, "--publish", f"mode=host,target=80,published={port}")
+    wait_for_task(swarm, "cdk-published", lambda t: t["Status"]["State"] == "running")
+
+    def fetch(host):
+        with socket.create_connection((host, port), timeout=2) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            response = b""
+            while chunk := conn.recv(4096):  # HTTP/1.0: the server closes after the body
+                response += chunk
+            return response
+    body = wait_until(lambda: _quietly(fetch, swarm.published_host), "the published port", 20)
+    assert body.endswith(b"web v1\n"), body
+    with pytest.raises(OSError):
+        fetch("127.0.0.1")
+
+
+def _quietly(fn, *args):
+    try:
+        return fn(*args)
+    except OSError:
+        return None

@@ -140,6 +140,14 @@ constexpr std::array kOptions{
              }
              return ok();
            }},
+    Option{"nginx_published_host", "CAPTAIN_NGINX_PUBLISHED_HOST", "",
+           "with nginx_upstream=published-port: the address the tasks' ports are published on "
+           "(127.0.0.1)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.nginx_published_host = v;
+             return ok();
+           }},
     Option{"nginx_controller", "CAPTAIN_NGINX_CONTROLLER", "",
            "HOST:PORT where nginx reaches the controller's API for captain.<root> (listen)",
            [](Settings& s, std::string_view v) -> Expected<void, std::string> {

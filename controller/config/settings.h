@@ -45,6 +45,9 @@ struct Settings {
   std::string nginx_listen = "80";
   std::string nginx_tls_listen = "443";  // HTTPS servers (rendered once a certificate exists)
   bool nginx_published_ports = false;    // nginx_upstream=published-port
+  // published-port: where the tasks' published ports are reached (docker_gwbridge's
+  // host_binding_ipv4).
+  std::string nginx_published_host = "127.0.0.1";
   bool nginx_resolve_tasks = false;      // nginx_upstream=docker-dns-tasks
   // The controller's API as nginx reaches it (captain.<root>); unset: the listen address.
   std::optional<ListenAddress> nginx_controller;
