@@ -124,6 +124,11 @@ def test_certificates_per_name_from_the_ca_and_https_served_by_sni(tls):
     wait_until(lambda: tls.https(f"web.{ROOT_DOMAIN}", cafile=root)[0] == 200, "web over HTTPS")
     assert tls.https(f"web.{ROOT_DOMAIN}", cafile=root)[2] == "web v1\n"
 
+    # forceSsl needs a domain with SSL (CapRover's 1108); web has two.
+    api.register("plain")
+    assert api.update("plain", forceSsl=True) == {
+        "status": 1108, "description": "Cannot force SSL without at least one SSL-enabled domain!",
+        "data": {}}
     # forceSsl: GET and HEAD 301, every other method 308 (method and body kept); the ACME
     # path stays on plain HTTP.
     assert api.update("web", forceSsl=True)["status"] == 100

@@ -120,6 +120,11 @@ ApiResult update_app(ApiServices& services, Call& call) {
                if (!current) return Unexpected(current.error());
                auto updated = apps::apply_update(*current, call.body);
                if (!updated) {
+                 if (updated.error().field == "forceSsl") {
+                   // CapRover's status and words for this one.
+                   return refuse(ApiStatus::illegal_operation,
+                                 "Cannot force SSL without at least one SSL-enabled domain!");
+                 }
                  return refuse(ApiStatus::illegal_parameter, updated.error().message);
                }
                if (services.nginx_check && nginx_sees_change(*current, *updated)) {
