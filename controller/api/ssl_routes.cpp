@@ -1,25 +1,19 @@
 #include "controller/api/ssl_routes.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "controller/api/mutation.h"
 #include "controller/api/stored_app.h"
 #include "controller/apps/validation.h"
 #include "controller/store/app_store.h"
 #include "controller/store/system_store.h"
+#include "shared/validation/domain.h"
 
 namespace captain::api {
 namespace {
 
 // CapRover's words.
 constexpr const char* kFirstEnableRootSsl = "You have to first enable SSL for your root domain";
-
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // A refusal decided outside a transaction, audited like mutate() audits its own.
 ApiResult refused(ApiServices& services, const Call& call, audit::AuditEntry entry,
@@ -40,7 +34,9 @@ ApiResult acme_refusal(const acme::AcmeError& error, const std::string& domain) 
   } else if (error.kind == acme::AcmeError::Kind::unreachable) {
     hint = " Nothing was changed; try again once the CA is reachable.";
   }
-  return failure(status, "Verification Failed for " + domain + ": " + error.message + "." + hint);
+  std::string message = error.message;
+  if (!message.empty() && message.back() != '.') message += '.';
+  return failure(status, "Verification Failed for " + domain + ": " + message + hint);
 }
 
 // What every SSL call needs to know before it talks to the CA, read in one transaction.
@@ -96,7 +92,7 @@ ApiResult enable_app_ssl(ApiServices& services, Call& call, bool custom) {
   if (custom) {
     auto raw = required_string(call.body, "customDomain");
     if (!raw) return refused(services, call, entry, raw.error().refusal);
-    domain = lowercase(*raw);
+    domain = validation::lowercase_ascii(*raw);
     entry.resource += ",domain:" + domain;
   }
   auto before = read_before(services, &app_name);
@@ -234,8 +230,8 @@ ApiResult force_ssl(ApiServices& services, Call& call) {
 
 ApiResult change_root_domain(ApiServices& services, Call& call) {
   auto it = call.body.find("rootDomain");
-  std::string requested =
-      lowercase(it != call.body.end() && it->is_string() ? it->get<std::string>() : "");
+  std::string requested = validation::lowercase_ascii(
+      it != call.body.end() && it->is_string() ? it->get<std::string>() : "");
   for (const char* scheme : {"https://", "http://"}) {
     if (requested.rfind(scheme, 0) == 0) requested = requested.substr(std::string(scheme).size());
   }
