@@ -660,3 +660,23 @@ def test_deeply_nested_json_is_answered_not_crashed(api):
                            raw_body=b"[" * 3_000_000)
     assert envelope["status"] == 1110 and "malformed JSON" in envelope["description"]
     assert api.v2("GET", "/user/system/info")["status"] == 100
+
+
+def test_changepassword_as_caprover_answers_it(api):
+    path = "/user/changepassword"
+    assert api.v2("POST", path, {"oldPassword": PASSWORD, "newPassword": "short"}) == {
+        "status": 1000, "description": "Password is too small.", "data": {}}
+    assert api.v2("POST", path, {"oldPassword": "not it", "newPassword": "long enough 1"}) == {
+        "status": 1105, "description": "Old password is incorrect.", "data": {}}
+    old_token = api.token
+    assert api.v2("POST", path, {"oldPassword": PASSWORD, "newPassword": "long enough 1"}) == {
+        "status": 100, "description": "Password changed.", "data": {}}
+    # Every token issued before is void, as in CapRover; the new password logs in.
+    assert api.v2("GET", "/user/system/info", token=old_token)["status"] == 1106
+    assert api.login(PASSWORD)["status"] == 1105
+    assert api.login("long enough 1")["status"] == 100
+    assert api.v2("GET", "/user/system/info")["status"] == 100
+    rows = [(r["action"], r["result"]) for r in api.audit_rows()
+            if r["action"] == "auth.changepassword"]
+    assert rows == [("auth.changepassword", "error:1000"), ("auth.changepassword", "error:1105"),
+                    ("auth.changepassword", "ok")]

@@ -74,10 +74,8 @@ ApiResult change_password(ApiServices& services, Call& call) {
       result = ok("Password changed.");
       break;
     case auth::PasswordChangeOutcome::Kind::too_short:
-      // CapRover's status and words.
-      result = failure(ApiStatus::generic_error,
-                       "Password is too small. The new password needs at least " +
-                           std::to_string(auth::kMinPasswordLength) + " characters.");
+      // CapRover's status and words (its minimum is the same 8 characters).
+      result = failure(ApiStatus::generic_error, "Password is too small.");
       break;
     case auth::PasswordChangeOutcome::Kind::wrong_password:
       result = failure(ApiStatus::wrong_password, "Old password is incorrect.");
