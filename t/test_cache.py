@@ -390,6 +390,11 @@ def test_purge_by_key_prefix_and_all(nginx, upstream):
     assert get(status_port, "/status?all=1&zone=nope", method="DELETE").status == 404
     assert get(status_port, "/status?key=a&prefix=b", method="DELETE").status == 400
     assert get(status_port, "/status", method="DELETE").status == 400
+    # Empty would match every key: refused like an empty key (?all=1 says it on purpose).
+    get(srv.port, "/q/2")
+    for empty in ("/status?prefix=", "/status?key=", "/status?prefix=&zone=c"):
+        assert get(status_port, empty, method="DELETE").status == 400, empty
+    assert get(srv.port, "/q/2").header("X-Cache") == "HIT"
     assert get(status_port, "/status", method="POST").status == 405
 
 

@@ -165,7 +165,9 @@ ngx_int_t purge(ngx_http_request_t* r) noexcept {
   const bool has_all = query_arg(r, "all", &all, &failed) && to_view(all) == "1";
   const bool has_zone = query_arg(r, "zone", &zone_name, &failed);
   if (failed) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  if (int{has_key} + int{has_prefix} + int{has_all} != 1 || (has_key && key.len == 0)) {
+  // An empty key or prefix would match everything: ?all=1 says that on purpose.
+  if (int{has_key} + int{has_prefix} + int{has_all} != 1 || (has_key && key.len == 0) ||
+      (has_prefix && prefix.len == 0)) {
     return NGX_HTTP_BAD_REQUEST;
   }
 
