@@ -680,3 +680,25 @@ def test_changepassword_as_caprover_answers_it(api):
             if r["action"] == "auth.changepassword"]
     assert rows == [("auth.changepassword", "error:1000"), ("auth.changepassword", "error:1105"),
                     ("auth.changepassword", "ok")]
+
+
+def test_out_of_range_numbers_nulls_and_wrong_types_are_1110_never_1000(api):
+    api.register("typed")
+    body = b'{"appName":"typed","instanceCount":1e400}'
+    status, envelope = api.call("POST", "/api/v2/user/apps/appDefinitions/update", raw_body=body)
+    assert envelope["status"] == 1110, envelope
+    assert envelope["description"].startswith("malformed JSON body at byte 36: "), envelope
+    assert "1e400" in envelope["description"]
+    for path, raw in (("/login", b'{"password": -1e400}'),
+                      ("/user/system/forcessl", b'{"isEnabled": [1e999]}')):
+        status, envelope = api.call("POST", "/api/v2" + path, raw_body=raw)
+        assert envelope["status"] == 1110 and "number overflow" in envelope["description"], (
+            path, envelope)
+    assert api.v2("POST", "/login", {"password": None}, token="") == {
+        "status": 1110, "description": "password must be a string, not null", "data": {}}
+    for fields in ({"instanceCount": None, "envVars": [None]},
+                   {"envVars": [{"key": None, "value": "x"}]},
+                   {"instanceCount": 1e308}, {"ports": [{"containerPort": "80"}]},
+                   {"volumes": {"a": None}}):
+        envelope = api.update("typed", **fields)
+        assert envelope["status"] == 1110, (fields, envelope)

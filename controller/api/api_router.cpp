@@ -17,6 +17,22 @@ std::string parse_error_text(const nlohmann::json::parse_error& e) {
   return "malformed JSON body at byte " + std::to_string(e.byte) + ": " + what;
 }
 
+// A number too large for a double (1e400): nlohmann names the token, not where it is; the
+// byte offset is that of the token's first appearance.
+std::string out_of_range_text(const nlohmann::json::out_of_range& e, const std::string& body) {
+  std::string what = e.what();
+  const auto quote = what.find('\'');
+  const auto end = quote == std::string::npos ? quote : what.find('\'', quote + 1);
+  std::string where;
+  if (end != std::string::npos) {
+    const auto at = body.find(what.substr(quote + 1, end - quote - 1));
+    if (at != std::string::npos) where = " at byte " + std::to_string(at + 1);
+  }
+  const auto bracket = what.find("] ");
+  if (bracket != std::string::npos) what = what.substr(bracket + 2);
+  return "malformed JSON body" + where + ": " + what + " (numbers must fit a double)";
+}
+
 bool is_json_content_type(const std::string& content_type) {
   return content_type.empty() || content_type.starts_with("application/json") ||
          content_type.starts_with("text/plain");
@@ -107,6 +123,8 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
         call.body = nlohmann::json::parse(req.body);
       } catch (const nlohmann::json::parse_error& e) {
         return failure(ApiStatus::illegal_parameter, parse_error_text(e));
+      } catch (const nlohmann::json::out_of_range& e) {
+        return failure(ApiStatus::illegal_parameter, out_of_range_text(e, req.body));
       }
       if (!call.body.is_object()) {
         return failure(ApiStatus::illegal_parameter, "request body must be a JSON object");

@@ -16,12 +16,14 @@ void register_login_routes(ApiRouter& router, ApiServices& services) {
     };
 
     const auto password = call.body.find("password");
-    if (password == call.body.end() || password->is_null() ||
+    if (password == call.body.end() ||
         (password->is_string() && password->get_ref<const std::string&>().empty())) {
+      // CapRover's status and words.
       return refuse(failure(ApiStatus::generic_error, "password is empty."), LoginResult::invalid);
     }
     if (!password->is_string()) {
-      return refuse(failure(ApiStatus::illegal_parameter, "password must be a string"),
+      return refuse(failure(ApiStatus::illegal_parameter,
+                            std::string("password must be a string, not ") + password->type_name()),
                     LoginResult::invalid);
     }
 
