@@ -153,7 +153,7 @@ def test_nginx_restarted_with_a_poisoned_store_serves_the_last_good_tree(stack):
     db = sqlite3.connect(stack.data_dir / "captain.db", timeout=10)
     with db:
         db.execute("UPDATE apps SET definition = json_set(definition, '$.customNginxConfig', "
-                   "'bogus_directive on;') WHERE name = 'web'")
+                   "'gzip bogus_directive;') WHERE name = 'web'")
     db.close()
 
     # A host reboot: nginx starts again before the controller, from the last good tree.

@@ -102,6 +102,9 @@ std::string tls_profile() {
 std::string app_body(const CheckedSettings& cs, const AppSite& site, bool with_acme) {
   std::string out;
   out += "    captain_metrics " + std::string(kMetricsZone) + " route=" + site.name + ";\n";
+  // Apps are proxied: no file of this host is ever served, whatever a snippet's location asks
+  // (nginx's default root would serve its html directory, and a rewrite to ../ beyond it).
+  out += "    root /nonexistent/captain-serves-no-files;\n";
   if (site.rate_limit) out += "    captain_limit app_" + site.name + ";\n";
   if (site.header_policy == "strict") {
     out +=

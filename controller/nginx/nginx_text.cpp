@@ -2,8 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <vector>
 
 namespace captain::nginx {
@@ -345,16 +347,397 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
+// The directives an app snippet may use: those that act inside one server block (and the
+// `location`, `if` and `limit_except` blocks nested in it), take no file-system path and
+// touch no state shared with other servers. Drawn from nginx 1.22's directive reference for
+// the modules Debian's nginx is built with (core, access, addition, auth_basic, auth_request,
+// browser, charset, empty_gif, fastcgi, grpc, gunzip, gzip, headers, http2, mirror, proxy,
+// realip, referer, rewrite, secure_link, slice, ssi, sub, userid) and from this module's
+// per-request directives. Left out on purpose: anything serving or writing files (root,
+// alias, autoindex, index, dav, mp4, logs, temp and store paths, open_file_cache, ...), TLS
+// and listen (the controller's), shared zones and caches (limit_req, limit_conn, proxy_cache,
+// captain_status, stub_status), embedded code (perl, js, lua), `types` (its block is not
+// directives) and the uwsgi, scgi and memcached families. Sorted: looked up by binary search.
+constexpr std::string_view kServerAllowList[] = {
+    "absolute_redirect",
+    "add_after_body",
+    "add_before_body",
+    "add_header",
+    "add_trailer",
+    "addition_types",
+    "allow",
+    "ancient_browser",
+    "ancient_browser_value",
+    "auth_basic",
+    "auth_delay",
+    "auth_request",
+    "auth_request_set",
+    "break",
+    "captain_hide_header",
+    "captain_limit_headers",
+    "captain_request_id",
+    "captain_request_id_format",
+    "captain_response_time",
+    "captain_security_header",
+    "captain_security_headers",
+    "captain_trace",
+    "captain_trace_sample_rate",
+    "charset",
+    "charset_types",
+    "chunked_transfer_encoding",
+    "client_body_buffer_size",
+    "client_body_in_single_buffer",
+    "client_body_timeout",
+    "client_header_buffer_size",
+    "client_header_timeout",
+    "client_max_body_size",
+    "connection_pool_size",
+    "default_type",
+    "deny",
+    "empty_gif",
+    "error_page",
+    "etag",
+    "expires",
+    "fastcgi_buffer_size",
+    "fastcgi_buffering",
+    "fastcgi_buffers",
+    "fastcgi_busy_buffers_size",
+    "fastcgi_catch_stderr",
+    "fastcgi_connect_timeout",
+    "fastcgi_force_ranges",
+    "fastcgi_hide_header",
+    "fastcgi_ignore_client_abort",
+    "fastcgi_ignore_headers",
+    "fastcgi_index",
+    "fastcgi_intercept_errors",
+    "fastcgi_keep_conn",
+    "fastcgi_limit_rate",
+    "fastcgi_max_temp_file_size",
+    "fastcgi_next_upstream",
+    "fastcgi_next_upstream_timeout",
+    "fastcgi_next_upstream_tries",
+    "fastcgi_param",
+    "fastcgi_pass",
+    "fastcgi_pass_header",
+    "fastcgi_pass_request_body",
+    "fastcgi_pass_request_headers",
+    "fastcgi_read_timeout",
+    "fastcgi_request_buffering",
+    "fastcgi_send_lowat",
+    "fastcgi_send_timeout",
+    "fastcgi_socket_keepalive",
+    "fastcgi_split_path_info",
+    "fastcgi_temp_file_write_size",
+    "grpc_buffer_size",
+    "grpc_connect_timeout",
+    "grpc_hide_header",
+    "grpc_ignore_headers",
+    "grpc_intercept_errors",
+    "grpc_next_upstream",
+    "grpc_next_upstream_timeout",
+    "grpc_next_upstream_tries",
+    "grpc_pass",
+    "grpc_pass_header",
+    "grpc_read_timeout",
+    "grpc_send_timeout",
+    "grpc_set_header",
+    "grpc_socket_keepalive",
+    "grpc_ssl_ciphers",
+    "grpc_ssl_name",
+    "grpc_ssl_protocols",
+    "grpc_ssl_server_name",
+    "grpc_ssl_session_reuse",
+    "grpc_ssl_verify",
+    "grpc_ssl_verify_depth",
+    "gunzip",
+    "gunzip_buffers",
+    "gzip",
+    "gzip_buffers",
+    "gzip_comp_level",
+    "gzip_disable",
+    "gzip_http_version",
+    "gzip_min_length",
+    "gzip_proxied",
+    "gzip_types",
+    "gzip_vary",
+    "http2_chunk_size",
+    "http2_push",
+    "http2_push_preload",
+    "if",
+    "if_modified_since",
+    "ignore_invalid_headers",
+    "internal",
+    "keepalive_disable",
+    "keepalive_requests",
+    "keepalive_time",
+    "keepalive_timeout",
+    "large_client_header_buffers",
+    "limit_except",
+    "limit_rate",
+    "limit_rate_after",
+    "lingering_close",
+    "lingering_time",
+    "lingering_timeout",
+    "location",
+    "log_not_found",
+    "log_subrequest",
+    "max_ranges",
+    "merge_slashes",
+    "mirror",
+    "mirror_request_body",
+    "modern_browser",
+    "modern_browser_value",
+    "msie_padding",
+    "msie_refresh",
+    "override_charset",
+    "port_in_redirect",
+    "postpone_output",
+    "proxy_buffer_size",
+    "proxy_buffering",
+    "proxy_buffers",
+    "proxy_busy_buffers_size",
+    "proxy_connect_timeout",
+    "proxy_cookie_domain",
+    "proxy_cookie_flags",
+    "proxy_cookie_path",
+    "proxy_force_ranges",
+    "proxy_headers_hash_bucket_size",
+    "proxy_headers_hash_max_size",
+    "proxy_hide_header",
+    "proxy_http_version",
+    "proxy_ignore_client_abort",
+    "proxy_ignore_headers",
+    "proxy_intercept_errors",
+    "proxy_limit_rate",
+    "proxy_max_temp_file_size",
+    "proxy_method",
+    "proxy_next_upstream",
+    "proxy_next_upstream_timeout",
+    "proxy_next_upstream_tries",
+    "proxy_pass",
+    "proxy_pass_header",
+    "proxy_pass_request_body",
+    "proxy_pass_request_headers",
+    "proxy_read_timeout",
+    "proxy_redirect",
+    "proxy_request_buffering",
+    "proxy_send_lowat",
+    "proxy_send_timeout",
+    "proxy_set_body",
+    "proxy_set_header",
+    "proxy_socket_keepalive",
+    "proxy_ssl_ciphers",
+    "proxy_ssl_name",
+    "proxy_ssl_protocols",
+    "proxy_ssl_server_name",
+    "proxy_ssl_session_reuse",
+    "proxy_ssl_verify",
+    "proxy_ssl_verify_depth",
+    "proxy_temp_file_write_size",
+    "real_ip_header",
+    "real_ip_recursive",
+    "recursive_error_pages",
+    "referer_hash_bucket_size",
+    "referer_hash_max_size",
+    "request_pool_size",
+    "reset_timedout_connection",
+    "return",
+    "rewrite",
+    "rewrite_log",
+    "satisfy",
+    "secure_link",
+    "secure_link_md5",
+    "secure_link_secret",
+    "send_lowat",
+    "send_timeout",
+    "sendfile",
+    "server_name_in_redirect",
+    "server_tokens",
+    "set",
+    "set_real_ip_from",
+    "slice",
+    "source_charset",
+    "ssi",
+    "ssi_last_modified",
+    "ssi_min_file_chunk",
+    "ssi_silent_errors",
+    "ssi_types",
+    "ssi_value_length",
+    "sub_filter",
+    "sub_filter_last_modified",
+    "sub_filter_once",
+    "sub_filter_types",
+    "subrequest_output_buffer_size",
+    "tcp_nodelay",
+    "tcp_nopush",
+    "try_files",
+    "underscores_in_headers",
+    "uninitialized_variable_warn",
+    "userid",
+    "userid_domain",
+    "userid_expires",
+    "userid_flags",
+    "userid_mark",
+    "userid_name",
+    "userid_p3p",
+    "userid_path",
+    "userid_service",
+    "valid_referers",
+};
+static_assert(std::is_sorted(std::begin(kServerAllowList), std::end(kServerAllowList)));
+static_assert(std::adjacent_find(std::begin(kServerAllowList), std::end(kServerAllowList)) ==
+              std::end(kServerAllowList));
+
+// The allowed directives that open a block; every other one must end with ';'.
+constexpr std::string_view kServerBlocks[] = {"if", "limit_except", "location"};
+
+// Directives an app snippet may use only to turn something off: any other argument names a
+// file or a zone shared with other apps.
+struct OffOnly {
+  std::string_view name;
+  std::string_view why;
+};
+constexpr OffOnly kServerOffOnly[] = {
+    {"access_log", "a log path is a file on the host"},
+    {"captain_cache",
+     "the cache zone is shared between apps (the app's \"cache\" setting applies it)"},
+    {"captain_limit",
+     "rate-limit zones are shared between apps (the app's \"rateLimit\" setting applies its own)"},
+    {"captain_metrics",
+     "the metrics zone is shared between apps (each app is counted under its own name)"},
+};
+
+// Why a directive is refused, for the well-known ones: `pattern` is a name, "prefix*",
+// "*suffix" or "*infix*". The first match wins; a name matching none gets the general reason.
+struct Refusal {
+  std::string_view pattern;
+  std::string_view why;
+};
+
+constexpr std::string_view kFiles = "it reads or writes files on the host";
+constexpr std::string_view kShared = "it uses or exposes state shared with other apps";
+constexpr std::string_view kCode = "it runs embedded code inside nginx";
+
+constexpr Refusal kServerRefusals[] = {
+    {"captain_status",
+     "it exposes the module's metrics and cache purge for every app (served only on the "
+     "controller's /metrics)"},
+    {"captain_status_token",
+     "it belongs to the module's metrics and cache-purge endpoint (served only on the "
+     "controller's /metrics)"},
+    {"stub_status", "it exposes nginx's connection counts for every app"},
+    {"listen", "the controller owns the server's addresses and ports"},
+    {"*_certificate", kFiles},
+    {"*_certificate_key", kFiles},
+    {"*_trusted_certificate", kFiles},
+    {"*_client_certificate", kFiles},
+    {"*_crl", kFiles},
+    {"*_password_file", kFiles},
+    {"*_dhparam", kFiles},
+    {"*_stapling_file", kFiles},
+    {"*_session_ticket_key", kFiles},
+    {"*_conf_command", "it passes commands to OpenSSL, which can load files on the host"},
+    {"ssl*", "TLS is configured by the controller from the app's certificates"},
+    {"root", kFiles},
+    {"alias", kFiles},
+    {"autoindex*", kFiles},
+    {"index", kFiles},
+    {"random_index", kFiles},
+    {"error_log", kFiles},
+    {"open_log_file_cache", kFiles},
+    {"open_file_cache*", kFiles},
+    {"*_temp_path", kFiles},
+    {"client_body_in_file_only", kFiles},
+    {"*_store", kFiles},
+    {"*_store_access", kFiles},
+    {"auth_basic_user_file", kFiles},
+    {"dav_*", kFiles},
+    {"create_full_put_path", kFiles},
+    {"min_delete_depth", kFiles},
+    {"xslt_*", kFiles},
+    {"mp4*", kFiles},
+    {"flv", kFiles},
+    {"gzip_static", kFiles},
+    {"disable_symlinks", kFiles},
+    {"directio*", kFiles},
+    {"aio*", kFiles},
+    {"read_ahead", kFiles},
+    {"*_cache", kShared},
+    {"*_cache_*", kShared},
+    {"limit_req*", kShared},
+    {"limit_conn*", kShared},
+    {"perl*", kCode},
+    {"js_*", kCode},
+    {"*lua*", kCode},
+};
+
+// The http-level override is the operator's own file, so far looser: only what would make
+// nginx (root while it runs `nginx -t`) create or load files the controller owns, or run code.
+constexpr Refusal kHttpRefusals[] = {
+    {"*_temp_path",
+     "it makes nginx create directories as root; temp paths are the controller's "
+     "(nginx_temp_dir)"},
+    {"ssl_certificate*", "certificates are the controller's (the SSL endpoints)"},
+    {"perl*", kCode},
+    {"js_*", kCode},
+    {"*lua*", kCode},
+};
+
+bool matches(std::string_view pattern, std::string_view name) {
+  const bool head = pattern.starts_with('*');
+  const bool tail = pattern.size() > 1 && pattern.ends_with('*');
+  std::string_view core = pattern.substr(head ? 1 : 0);
+  core = core.substr(0, core.size() - (tail ? 1 : 0));
+  if (head && tail) return name.find(core) != std::string_view::npos;
+  if (head) return ends_with(name, core);
+  if (tail) return name.starts_with(core);
+  return name == core;
 }
 
-// Why `name` may not appear in a snippet of this context, or "" when it may.
-std::string forbidden(const std::string& name, SnippetContext context) {
+template <std::size_t N>
+std::string_view reason(const Refusal (&rules)[N], std::string_view name) {
+  for (const Refusal& r : rules) {
+    if (matches(r.pattern, name)) return r.why;
+  }
+  return {};
+}
+
+template <std::size_t N>
+bool contains(const std::string_view (&list)[N], std::string_view name) {
+  return std::find(std::begin(list), std::end(list), name) != std::end(list);
+}
+
+// A directive as the snippet's tokens give it: name first, then its arguments.
+using Words = std::vector<const Token*>;
+
+// The first operand of an `if` condition, with its '(' removed, as nginx reads it.
+std::string_view if_operand(const Words& args) {
+  if (args.size() < 2) return {};
+  std::string_view first = args[1]->text;
+  if (first == "(") return args.size() > 2 ? std::string_view(args[2]->text) : std::string_view();
+  if (first.starts_with('(')) first.remove_prefix(1);
+  return first;
+}
+
+// A ".." path segment: a URI built from it (rewrite, try_files, error_page, set, ...) reaches
+// files outside the document root, since nginx does not normalize URIs it builds itself. Only
+// `return` is exempt: its URL or text goes to the client. (A ".." arriving through a variable
+// such as $arg_x is not seen here.)
+bool has_dot_dot_segment(std::string_view arg) {
+  std::size_t start = 0;
+  while (start <= arg.size()) {
+    std::size_t slash = arg.find('/', start);
+    if (slash == std::string_view::npos) slash = arg.size();
+    if (arg.substr(start, slash - start) == "..") return true;
+    start = slash + 1;
+  }
+  return false;
+}
+
+// Why the directive `args` (ending with '{' when `opens_block`) may not appear in a snippet
+// of this context, or "" when it may.
+std::string forbidden(const Words& args, bool opens_block, SnippetContext context) {
+  const std::string& name = args.front()->text;
   static constexpr std::string_view kAnywhere[] = {
       "include", "load_module", "http", "events", "stream", "mail",
       // main context only
@@ -362,23 +745,26 @@ std::string forbidden(const std::string& name, SnippetContext context) {
       "master_process", "env", "lock_file", "pcre_jit", "thread_pool", "timer_resolution",
       "working_directory", "worker_priority", "worker_cpu_affinity", "worker_shutdown_timeout",
       "worker_rlimit_core", "ssl_engine", "debug_points"};
-  for (std::string_view n : kAnywhere) {
-    if (name == n) {
-      if (name == "include")
-        return "\"include\" is not allowed: a snippet cannot pull in other files";
-      if (name == "load_module")
-        return "\"load_module\" is not allowed: modules are loaded by nginx.conf";
-      return "\"" + name + "\" is a main-context directive and is not allowed in a snippet";
-    }
+  if (contains(kAnywhere, name)) {
+    if (name == "include")
+      return "\"include\" is not allowed: a snippet cannot pull in other files";
+    if (name == "load_module")
+      return "\"load_module\" is not allowed: modules are loaded by nginx.conf";
+    return "\"" + name + "\" is a main-context directive and is not allowed in a snippet";
   }
-  if (context == SnippetContext::http) return "";
+  if (context == SnippetContext::http) {
+    if (std::string_view why = reason(kHttpRefusals, name); !why.empty()) {
+      return shown(name) + " is not allowed in the http-level override: " + std::string(why);
+    }
+    return "";
+  }
+
   static constexpr std::string_view kHttpOnly[] = {"server",
                                                    "upstream",
                                                    "map",
                                                    "geo",
                                                    "split_clients",
                                                    "log_format",
-                                                   "server_name",
                                                    "server_names_hash_max_size",
                                                    "server_names_hash_bucket_size",
                                                    "variables_hash_max_size",
@@ -389,17 +775,57 @@ std::string forbidden(const std::string& name, SnippetContext context) {
                                                    "perl_require",
                                                    "js_import",
                                                    "js_path"};
-  for (std::string_view n : kHttpOnly) {
-    if (name == n) {
-      if (name == "server_name") {
-        return "\"server_name\" is not allowed: the app's server names come from its domains";
-      }
-      return "\"" + name + "\" is an http-level directive and is not allowed in an app snippet";
-    }
+  if (name == "server_name") {
+    return "\"server_name\" is not allowed: the app's server names come from its domains";
+  }
+  if (contains(kHttpOnly, name)) {
+    return "\"" + name + "\" is an http-level directive and is not allowed in an app snippet";
   }
   if (ends_with(name, "_zone") || ends_with(name, "_cache_path")) {
     return "\"" + name +
            "\" defines shared state at http level and is not allowed in an app snippet";
+  }
+  for (const OffOnly& o : kServerOffOnly) {
+    if (name != o.name) continue;
+    if (args.size() == 2 && args[1]->text == "off" && !opens_block) return "";
+    return "\"" + name + "\" is allowed in an app snippet only as \"" + name +
+           " off\": " + std::string(o.why);
+  }
+  if (!std::binary_search(std::begin(kServerAllowList), std::end(kServerAllowList),
+                          std::string_view(name))) {
+    std::string_view why = reason(kServerRefusals, name);
+    if (why.empty()) {
+      why =
+          "it is not on the allow-list of directives that act inside the server block and "
+          "take no file-system path";
+    }
+    return shown(name) + " is not allowed in an app snippet: " + std::string(why);
+  }
+  if (opens_block != contains(kServerBlocks, name)) {
+    return opens_block ? "\"" + name + "\" takes no block" : "\"" + name + "\" needs a block";
+  }
+  if (name == "proxy_pass" || name == "fastcgi_pass" || name == "grpc_pass") {
+    for (std::size_t k = 1; k < args.size(); ++k) {
+      if (args[k]->text.find("unix:") != std::string::npos) {
+        return "\"" + name + "\" to a unix socket is not allowed in an app snippet: the socket " +
+               "is a path on the host";
+      }
+    }
+  }
+  if (name == "if") {
+    static constexpr std::string_view kFileTests[] = {"-f", "!-f", "-d", "!-d",
+                                                      "-e", "!-e", "-x", "!-x"};
+    if (std::string_view op = if_operand(args); contains(kFileTests, op)) {
+      return "\"if (" + std::string(op) +
+             " ...)\" is not allowed in an app snippet: it tests a path on the host";
+    }
+  }
+  for (std::size_t k = 1; k < args.size() && name != "return"; ++k) {
+    if (has_dot_dot_segment(args[k]->text)) {
+      return "\"" + name + "\" argument " + shown(args[k]->text) +
+             " is not allowed in an app snippet: a \"..\" segment reaches outside the document "
+             "root";
+    }
   }
   return "";
 }
@@ -428,7 +854,7 @@ Checked<std::string> check_snippet(std::string_view text, SnippetContext context
   if (!tokens) return Unexpected(tokens.error());
 
   std::vector<std::size_t> open_lines;  // line of each unclosed '{'
-  std::vector<const Token*> args;       // words of the current directive
+  Words args;                           // words of the current directive
   for (const Token& t : *tokens) {
     switch (t.kind) {
       case Token::word:
@@ -438,10 +864,10 @@ Checked<std::string> check_snippet(std::string_view text, SnippetContext context
       case Token::open: {
         const char* what = t.kind == Token::semicolon ? "';'" : "'{'";
         if (args.empty()) return refuse_line(field, t.line, std::string("unexpected ") + what);
-        std::string name = lower(args.front()->text);
-        if (std::string why = forbidden(name, context); !why.empty()) {
+        if (std::string why = forbidden(args, t.kind == Token::open, context); !why.empty()) {
           return refuse_line(field, args.front()->line, why);
         }
+        const std::string& name = args.front()->text;
         if (context == SnippetContext::server && name == "location" && open_lines.empty()) {
           std::vector<std::string> rest;
           for (std::size_t k = 1; k < args.size(); ++k) rest.push_back(args[k]->text);

@@ -1,10 +1,9 @@
 // The first line of defence between user-provided text and the generated nginx configuration:
 // every value the renderer puts into a config file goes through one of these checks, which
 // accept only the characters of the grammar the renderer emits and refuse everything else with
-// an error naming the field (nothing is ever escaped into shape). Operator snippets are
-// tokenized the way nginx reads them and refused when they could leave the block they are
-// included in. `nginx -t` on the rendered tree stays the final word. Pure functions, no I/O,
-// nothing throws.
+// an error naming the field (nothing is ever escaped into shape). Snippets are tokenized the
+// way nginx reads them; an app's may use only an allow-list of directives. `nginx -t` on the
+// rendered tree stays the final word. Pure functions, no I/O, nothing throws.
 #pragma once
 
 #include <cstddef>
@@ -60,11 +59,17 @@ enum class SnippetContext { server, http };
 
 // Tokenizes the snippet as nginx does (quotes, backslash escapes, '#' comments, "${var}") and
 // refuses: NUL/control bytes, more than kMaxSnippetBytes, an unterminated quote, a '}' without
-// its '{', an unclosed '{', a directive without ';', and directives that would escape the
-// snippet's isolation: include, load_module, main/http-level blocks (http, events, stream,
-// mail), `server`/`upstream`/`map`/`geo`/`split_clients` and any `*_zone` or `*_cache_path`
-// directive inside a server snippet, and `location /` / the ACME location, which the renderer
-// owns. The error names `field` and the 1-based line.
+// its '{', an unclosed '{', a directive without ';', include, load_module and main-context
+// directives anywhere. Then, by context:
+// - server (an app's customNginxConfig): an allow-list. Only directives that act inside the
+//   server block (and the location/if/limit_except blocks nested in it), take no file-system
+//   path and use no state shared with other apps; `access_log`, `captain_limit`,
+//   `captain_cache` and `captain_metrics` only as "off"; no unix-socket *_pass target, no
+//   `if` file test (-f, -d, -e, -x), no ".." path segment in any argument; and not
+//   `location /` or the ACME location, which the renderer owns.
+// - http (the operator's override file): everything but `*_temp_path`, `ssl_certificate*`
+//   and embedded code (perl*, js_*, *lua*).
+// The error names `field`, the 1-based line and the directive.
 Checked<std::string> check_snippet(std::string_view text, SnippetContext context,
                                    std::string_view field = "snippet");
 
