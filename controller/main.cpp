@@ -324,9 +324,14 @@ int run(int argc, char** argv) {
   }
 
   captain::http::ServerOptions server_options{};
-  server_options.payload_max_bytes = settings.max_body_bytes;
-  captain::http::Server server(server_options);
-  captain::api::install_error_responses(server.routes(), log);
+  server_options.body_max_bytes = settings.max_body_bytes;
+  server_options.header_timeout = settings.request_header_timeout;
+  server_options.max_connections = settings.max_connections;
+  server_options.max_connections_per_client = settings.max_connections_per_client;
+  server_options.unlimited_clients = settings.trusted_proxies;
+  captain::http::Router routes;
+  captain::http::Server server(routes, server_options);
+  captain::api::install_error_responses(routes, log);
   captain::api::HealthProbes probes;
   probes.store = [&db]() -> std::string {
     auto checked = (*db)->read([](captain::store::Transaction& tx) -> captain::store::Status {
@@ -336,15 +341,14 @@ int run(int argc, char** argv) {
   };
   probes.docker = [&deployer] { return deployer.docker_state(); };
   probes.nginx = [&nginx] { return nginx ? nginx->state() : std::string("not managed"); };
-  captain::api::register_health_routes(server.routes(), probes, metrics, [&](std::string& out) {
+  captain::api::register_health_routes(routes, probes, metrics, [&](std::string& out) {
     docker_metrics.render(out, breakers, std::chrono::steady_clock::now());
     render_orphans(out, deployer.orphans().size());
     if (nginx) nginx->render_metrics(out);
     if (certificates) certificates->render_metrics(out);
   });
 
-  captain::api::ApiRouter router(server.routes(), metrics, log,
-                                 captain::api::token_authenticator(services),
+  captain::api::ApiRouter router(routes, metrics, log, captain::api::token_authenticator(services),
                                  settings.trusted_proxies);
   captain::api::register_login_routes(router, services);
   captain::api::register_password_routes(router, services);

@@ -702,3 +702,18 @@ def test_out_of_range_numbers_nulls_and_wrong_types_are_1110_never_1000(api):
                    {"volumes": {"a": None}}):
         envelope = api.update("typed", **fields)
         assert envelope["status"] == 1110, (fields, envelope)
+
+
+def test_login_back_off_survives_a_restart(start_api, tmp_path):
+    data = tmp_path / "back-off-data"
+    api = start_api(data_dir=data, login=False)
+    for _ in range(5):
+        assert api.login("wrong")["status"] == 1105
+    api.controller.proc.terminate()  # SIGTERM: a clean stop, then a new process on the same store
+    assert api.controller.proc.wait(10) == 0
+    restarted = start_api(data_dir=data, login=False)
+    # The failures were in the store: the same address is still refused, even the right password.
+    blocked = restarted.login(PASSWORD)
+    assert blocked["status"] == 1113, blocked
+    assert "Wait" in blocked["description"]
+    assert restarted.login(PASSWORD, source_ip="127.0.0.2")["status"] == 100

@@ -46,7 +46,7 @@ bool Call::query_flag(const std::string& name) const {
   return !value.empty() && value != "0" && value != "false";
 }
 
-ApiRouter::ApiRouter(httplib::Server& http, ApiMetrics& metrics, logging::JsonLog& log,
+ApiRouter::ApiRouter(http::Router& http, ApiMetrics& metrics, logging::JsonLog& log,
                      Authenticator authenticate, std::vector<config::Cidr> trusted_proxies)
     : http_(http),
       metrics_(metrics),
@@ -54,25 +54,28 @@ ApiRouter::ApiRouter(httplib::Server& http, ApiMetrics& metrics, logging::JsonLo
       authenticate_(std::move(authenticate)),
       trusted_proxies_(std::move(trusted_proxies)) {}
 
-void ApiRouter::get(const std::string& route, const std::string& pattern, Handler handler) {
-  add("GET", route, pattern, std::move(handler));
+void ApiRouter::get(const std::string& route, const std::string& pattern, Handler handler,
+                    http::Lane lane) {
+  add("GET", route, pattern, std::move(handler), lane);
 }
 
-void ApiRouter::post(const std::string& route, const std::string& pattern, Handler handler) {
-  add("POST", route, pattern, std::move(handler));
+void ApiRouter::post(const std::string& route, const std::string& pattern, Handler handler,
+                     http::Lane lane) {
+  add("POST", route, pattern, std::move(handler), lane);
 }
 
 void ApiRouter::add(const std::string& method, const std::string& route, const std::string& pattern,
-                    Handler handler) {
+                    Handler handler, http::Lane lane) {
   const std::string regex = std::string(kApiPrefix) + pattern + "/?";
-  auto serve_route = [this, method, route, handler = std::move(handler)](
-                         const httplib::Request& req, httplib::Response& res) {
+  auto serve_route = [this, method, route, handler = std::move(handler)](const http::Request& req,
+                                                                         http::Response& res) {
     serve(method, route, handler, req, res);
   };
+  const http::RouteOptions options{lane, 0};
   if (method == "GET") {
-    http_.Get(regex, serve_route);
+    http_.get(regex, serve_route, options);
   } else {
-    http_.Post(regex, serve_route);
+    http_.post(regex, serve_route, options);
   }
 }
 
@@ -84,19 +87,19 @@ void ApiRouter::finish() {
   for (const char* method : {"GET", "POST"}) {
     add(method, "/user/*", "/user/.*", not_found);
   }
-  const auto wrong_version = [this](const httplib::Request& req, httplib::Response& res) {
+  const auto wrong_version = [this](const http::Request& req, http::Response& res) {
     const RequestContext context = make_request_context(req, trusted_proxies_);
     add_context_headers(context, res);
     send(res, failure(ApiStatus::generic_error, "This captain instance only accepts API v2"));
     metrics_.record_request("/api/*", req.method, 200, 1000, {});
   };
   const std::string other_versions = R"(/api/(?!v2(/|$))[^/]+(/.*)?)";
-  http_.Get(other_versions, wrong_version);
-  http_.Post(other_versions, wrong_version);
+  http_.get(other_versions, wrong_version);
+  http_.post(other_versions, wrong_version);
 }
 
 void ApiRouter::serve(const std::string& method, const std::string& route, const Handler& handler,
-                      const httplib::Request& req, httplib::Response& res) {
+                      const http::Request& req, http::Response& res) {
   const auto started = std::chrono::steady_clock::now();
   const RequestContext context = make_request_context(req, trusted_proxies_);
   add_context_headers(context, res);
@@ -107,7 +110,7 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
     if (req.has_header("x-namespace") && req.get_header_value("x-namespace") != kNamespace) {
       return failure(ApiStatus::generic_error, "Namespace unknown");
     }
-    // httplib has already parsed a multipart body into req.files (req.body stays empty).
+    // Source uploads (multipart) are the deploy-from-source issue's; refused until then.
     if (req.is_multipart_form_data()) {
       return failure(ApiStatus::illegal_operation,
                      "file uploads (tar and git deploys) are not supported: deploy a prebuilt "

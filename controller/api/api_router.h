@@ -4,8 +4,6 @@
 // only see a parsed Call and return an ApiResult.
 #pragma once
 
-#include <httplib.h>
-
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -16,6 +14,7 @@
 #include "controller/api/api_metrics.h"
 #include "controller/api/envelope.h"
 #include "controller/api/request_context.h"
+#include "controller/http/router.h"
 #include "controller/log/json_log.h"
 
 namespace captain::api {
@@ -23,13 +22,15 @@ namespace captain::api {
 inline constexpr std::string_view kApiPrefix = "/api/v2";
 
 struct Call {
-  const httplib::Request& req;
+  const http::Request& req;
   const RequestContext& context;
   nlohmann::json body;  // the request's JSON object ({} for GET or an empty body)
   std::string route;    // the registered pattern, for logs and audit
 
   // The n-th regex capture of the path (1-based), e.g. the app name of appData/<app>.
-  std::string path_part(std::size_t n) const { return req.matches[n].str(); }
+  std::string path_part(std::size_t n) const {
+    return n < req.matches.size() ? req.matches[n] : std::string();
+  }
   bool query_flag(const std::string& name) const;  // ?detached=1 / true
 };
 
@@ -40,14 +41,18 @@ using Authenticator = std::function<std::optional<ApiResult>(const Call&)>;
 
 class ApiRouter {
  public:
-  ApiRouter(httplib::Server& http, ApiMetrics& metrics, logging::JsonLog& log,
+  ApiRouter(http::Router& http, ApiMetrics& metrics, logging::JsonLog& log,
             Authenticator authenticate, std::vector<config::Cidr> trusted_proxies);
 
   // `route` is shown in logs and metrics ("/user/apps/appData/:app"); `pattern` is the regex
   // after /api/v2 (a trailing slash is accepted, as CapRover's express router does). Routes
   // under /user/ require a valid token.
-  void get(const std::string& route, const std::string& pattern, Handler handler);
-  void post(const std::string& route, const std::string& pattern, Handler handler);
+  // `lane`: the worker pool the handler runs in (http/router.h): priority for login, slow for
+  // calls that wait on something long (a rollout, a certificate order).
+  void get(const std::string& route, const std::string& pattern, Handler handler,
+           http::Lane lane = http::Lane::quick);
+  void post(const std::string& route, const std::string& pattern, Handler handler,
+            http::Lane lane = http::Lane::quick);
 
   // Registers the catch-alls; call after every route: /api/<other version>/... answers 1000
   // "This captain instance only accepts API v2", an unknown /api/v2/user/... path checks the
@@ -56,11 +61,11 @@ class ApiRouter {
 
  private:
   void add(const std::string& method, const std::string& route, const std::string& pattern,
-           Handler handler);
+           Handler handler, http::Lane lane = http::Lane::quick);
   void serve(const std::string& method, const std::string& route, const Handler& handler,
-             const httplib::Request& req, httplib::Response& res);
+             const http::Request& req, http::Response& res);
 
-  httplib::Server& http_;
+  http::Router& http_;
   ApiMetrics& metrics_;
   logging::JsonLog& log_;
   Authenticator authenticate_;

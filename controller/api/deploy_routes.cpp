@@ -136,8 +136,10 @@ ApiResult build_status(ApiServices& services, Call& call) {
 }  // namespace
 
 void register_deploy_routes(ApiRouter& router, ApiServices& services) {
-  router.post("/user/apps/appData/:app", kAppDataPattern,
-              [&services](Call& call) { return deploy(services, call); });
+  // Slow lane: without ?detached=1 the call answers when the rollout ends.
+  router.post(
+      "/user/apps/appData/:app", kAppDataPattern,
+      [&services](Call& call) { return deploy(services, call); }, http::Lane::slow);
   router.get("/user/apps/appData/:app", kAppDataPattern,
              [&services](Call& call) { return build_status(services, call); });
 }

@@ -13,7 +13,7 @@ std::string envelope_body(const ApiResult& result) {
   return logging::dump_json(body);
 }
 
-void send(httplib::Response& res, const ApiResult& result) {
+void send(http::Response& res, const ApiResult& result) {
   res.status = 200;
   for (const auto& [name, value] : result.headers) res.set_header(name, value);
   res.set_content(envelope_body(result), kEnvelopeContentType);

@@ -2,14 +2,14 @@
 // one of CapRover's API codes. The official caprover CLI reads only these three keys.
 #pragma once
 
-#include <httplib.h>
-
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "controller/http/message.h"
 
 namespace captain::api {
 
@@ -66,6 +66,6 @@ inline constexpr const char* kEnvelopeContentType = "application/json; charset=u
 std::string envelope_body(const ApiResult& result);
 
 // HTTP 200 with the envelope.
-void send(httplib::Response& res, const ApiResult& result);
+void send(http::Response& res, const ApiResult& result);
 
 }  // namespace captain::api

@@ -63,24 +63,22 @@ std::string describe_status(int status, std::string_view path) {
   return description;
 }
 
-void install_error_responses(httplib::Server& http, logging::JsonLog& log) {
-  // Called for every status >= 400; a handler that already wrote its own body keeps it.
-  // Typed explicitly: a bare lambda matches both set_error_handler overloads.
-  const httplib::Server::HandlerWithResponse on_error = [](const httplib::Request& req,
-                                                           httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    if (res.status == 404 && req.path.starts_with("/api/")) {
-      // CapRover's answer to an unknown API path, which API clients may match on.
-      res.set_content("Not Found", "text/plain; charset=utf-8");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    res.set_content(error_body(describe_status(res.status, req.path)), kJsonContentType);
-    return httplib::Server::HandlerResponse::Handled;
-  };
-  http.set_error_handler(on_error);
+void install_error_responses(http::Router& http, logging::JsonLog& log) {
+  // Called for every status >= 400 whose body is still empty (a handler's own body stays).
+  http.set_error_handler(
+      [](const http::Request& req, http::Response& res, std::string_view detail) {
+        if (res.status == 404 && req.path.starts_with("/api/")) {
+          // CapRover's answer to an unknown API path, which API clients may match on.
+          res.set_content("Not Found", "text/plain; charset=utf-8");
+          return;
+        }
+        std::string description = describe_status(res.status, req.path);
+        if (!detail.empty()) description += ": " + std::string(detail);
+        res.set_content(error_body(description), kJsonContentType);
+      });
 
   http.set_exception_handler(
-      [&log](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
+      [&log](const http::Request& req, http::Response& res, std::exception_ptr error) {
         log.error("request handler failed",
                   {{"method", req.method}, {"path", req.path}, {"error", exception_text(error)}});
         res.status = 500;

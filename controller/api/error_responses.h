@@ -2,11 +2,10 @@
 // so a client never sees an HTML page or an exception message.
 #pragma once
 
-#include <httplib.h>
-
 #include <string>
 #include <string_view>
 
+#include "controller/http/router.h"
 #include "controller/log/json_log.h"
 
 namespace captain::api {
@@ -20,6 +19,6 @@ std::string error_body(std::string_view description);
 std::string describe_status(int status, std::string_view path);
 
 // Installs the error handler and the exception handler; exceptions are logged, not echoed.
-void install_error_responses(httplib::Server& http, logging::JsonLog& log);
+void install_error_responses(http::Router& http, logging::JsonLog& log);
 
 }  // namespace captain::api

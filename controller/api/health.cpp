@@ -25,31 +25,42 @@ nlohmann::ordered_json checks_of(const HealthProbes& probes, bool& all_ok) {
 
 }  // namespace
 
-void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics,
+void register_health_routes(http::Router& http, HealthProbes probes, ApiMetrics& metrics,
                             MetricsSource more_metrics) {
-  http.Get("/health/live", [](const httplib::Request&, httplib::Response& res) {
-    res.status = 200;
-    res.set_content(R"({"status":"ok"})", kJsonContentType);
-  });
-  http.Get("/health", [probes](const httplib::Request&, httplib::Response& res) {
-    bool ready = false;
-    nlohmann::ordered_json body;
-    body["status"] = "ok";
-    body["version"] = kVersion;
-    body["checks"] = checks_of(probes, ready);
-    body["ready"] = ready;
-    res.status = 200;
-    res.set_content(logging::dump_json(body), kJsonContentType);
-  });
-  http.Get("/health/ready", [probes](const httplib::Request&, httplib::Response& res) {
-    bool ready = false;
-    nlohmann::ordered_json body;
-    body["checks"] = checks_of(probes, ready);
-    body["status"] = ready ? "ready" : "not ready";
-    res.status = ready ? 200 : 503;
-    res.set_content(logging::dump_json(body), kJsonContentType);
-  });
-  http.Get("/metrics", [&metrics, more_metrics](const httplib::Request&, httplib::Response& res) {
+  // The priority lane: answerable while every other worker is busy.
+  const http::RouteOptions priority{http::Lane::priority, 0};
+  http.get(
+      "/health/live",
+      [](http::Request&, http::Response& res) {
+        res.status = 200;
+        res.set_content(R"({"status":"ok"})", kJsonContentType);
+      },
+      priority);
+  http.get(
+      "/health",
+      [probes](http::Request&, http::Response& res) {
+        bool ready = false;
+        nlohmann::ordered_json body;
+        body["status"] = "ok";
+        body["version"] = kVersion;
+        body["checks"] = checks_of(probes, ready);
+        body["ready"] = ready;
+        res.status = 200;
+        res.set_content(logging::dump_json(body), kJsonContentType);
+      },
+      priority);
+  http.get(
+      "/health/ready",
+      [probes](http::Request&, http::Response& res) {
+        bool ready = false;
+        nlohmann::ordered_json body;
+        body["checks"] = checks_of(probes, ready);
+        body["status"] = ready ? "ready" : "not ready";
+        res.status = ready ? 200 : 503;
+        res.set_content(logging::dump_json(body), kJsonContentType);
+      },
+      priority);
+  http.get("/metrics", [&metrics, more_metrics](http::Request&, http::Response& res) {
     std::string out;
     metrics::TextWriter w(out);
     w.family("captain_controller_build_info", metrics::MetricType::gauge,

@@ -5,12 +5,11 @@
 //   GET /metrics       Prometheus text 0.0.4
 #pragma once
 
-#include <httplib.h>
-
 #include <functional>
 #include <string>
 
 #include "controller/api/api_metrics.h"
+#include "controller/http/router.h"
 
 namespace captain::api {
 
@@ -27,7 +26,7 @@ struct HealthProbes {
 // Appends more families to the /metrics exposition (the Docker client's).
 using MetricsSource = std::function<void(std::string& out)>;
 
-void register_health_routes(httplib::Server& http, HealthProbes probes, ApiMetrics& metrics,
+void register_health_routes(http::Router& http, HealthProbes probes, ApiMetrics& metrics,
                             MetricsSource more_metrics = {});
 
 }  // namespace captain::api

@@ -5,58 +5,69 @@
 namespace captain::api {
 
 void register_login_routes(ApiRouter& router, ApiServices& services) {
-  router.post("/login", "/login", [&services](Call& call) -> ApiResult {
-    audit::AuditEntry entry{"anonymous", "auth.login", "session", "", ""};
-    const auto refuse = [&](ApiResult result, LoginResult metric) {
-      entry.result = "error:" + std::to_string(static_cast<int>(result.status));
-      entry.detail = result.description;
-      services.metrics.record_login(metric);
-      services.audit.record_alone(call.context, entry);
-      return result;
-    };
+  router.post(
+      "/login", "/login",
+      [&services](Call& call) -> ApiResult {
+        audit::AuditEntry entry{"anonymous", "auth.login", "session", "", ""};
+        const auto refuse = [&](ApiResult result, LoginResult metric) {
+          entry.result = "error:" + std::to_string(static_cast<int>(result.status));
+          entry.detail = result.description;
+          services.metrics.record_login(metric);
+          services.audit.record_alone(call.context, entry);
+          return result;
+        };
 
-    const auto password = call.body.find("password");
-    if (password == call.body.end() ||
-        (password->is_string() && password->get_ref<const std::string&>().empty())) {
-      // CapRover's status and words.
-      return refuse(failure(ApiStatus::generic_error, "password is empty."), LoginResult::invalid);
-    }
-    if (!password->is_string()) {
-      return refuse(failure(ApiStatus::illegal_parameter,
-                            std::string("password must be a string, not ") + password->type_name()),
-                    LoginResult::invalid);
-    }
+        const auto password = call.body.find("password");
+        if (password == call.body.end() ||
+            (password->is_string() && password->get_ref<const std::string&>().empty())) {
+          // CapRover's status and words.
+          return refuse(failure(ApiStatus::generic_error, "password is empty."),
+                        LoginResult::invalid);
+        }
+        if (!password->is_string()) {
+          return refuse(
+              failure(ApiStatus::illegal_parameter,
+                      std::string("password must be a string, not ") + password->type_name()),
+              LoginResult::invalid);
+        }
 
-    const auto outcome =
-        services.sessions.login(password->get_ref<const std::string&>(), call.context.client_ip,
-                                std::chrono::system_clock::now(), std::chrono::steady_clock::now());
-    switch (outcome.kind) {
-      case auth::LoginOutcome::Kind::ok: {
-        entry.result = "ok";
-        services.metrics.record_login(LoginResult::success);
-        services.audit.record_alone(call.context, entry);
-        nlohmann::ordered_json data;
-        data["token"] = outcome.token;
-        return ok("Login succeeded", std::move(data));
-      }
-      case auth::LoginOutcome::Kind::wrong_password: {
-        ApiResult wrong = failure(ApiStatus::wrong_password, "Invalid credentials");
-        // For the generated nginx's login limiter (captain_limit failure_if=): CapRover's API
-        // answers HTTP 200 either way, so the failure is flagged in a header.
-        wrong.headers.emplace_back("X-Captain-Login-Failed", "1");
-        return refuse(std::move(wrong), LoginResult::wrong_password);
-      }
-      case auth::LoginOutcome::Kind::back_off:
-        return refuse(failure(ApiStatus::password_back_off,
-                              "Too many wrong passwords from this address. Wait " +
-                                  std::to_string(outcome.wait.count()) + " seconds and retry."),
-                      LoginResult::back_off);
-      case auth::LoginOutcome::Kind::invalid:
-        break;
-    }
-    return refuse(failure(ApiStatus::generic_error, "login failed: " + outcome.message),
-                  LoginResult::invalid);
-  });
+        const auto outcome =
+            services.sessions.login(password->get_ref<const std::string&>(), call.context.client_ip,
+                                    std::chrono::system_clock::now());
+        switch (outcome.kind) {
+          case auth::LoginOutcome::Kind::ok: {
+            entry.result = "ok";
+            services.metrics.record_login(LoginResult::success);
+            services.audit.record_alone(call.context, entry);
+            nlohmann::ordered_json data;
+            data["token"] = outcome.token;
+            return ok("Login succeeded", std::move(data));
+          }
+          case auth::LoginOutcome::Kind::wrong_password: {
+            if (!outcome.message.empty()) {
+              // Counted in memory, but a restart would forget it: say so.
+              services.log.error(
+                  "login failure not stored",
+                  {{"error", outcome.message}, {"request_id", call.context.request_id}});
+            }
+            ApiResult wrong = failure(ApiStatus::wrong_password, "Invalid credentials");
+            // For the generated nginx's login limiter (captain_limit failure_if=): CapRover's API
+            // answers HTTP 200 either way, so the failure is flagged in a header.
+            wrong.headers.emplace_back("X-Captain-Login-Failed", "1");
+            return refuse(std::move(wrong), LoginResult::wrong_password);
+          }
+          case auth::LoginOutcome::Kind::back_off:
+            return refuse(failure(ApiStatus::password_back_off,
+                                  "Too many wrong passwords from this address. Wait " +
+                                      std::to_string(outcome.wait.count()) + " seconds and retry."),
+                          LoginResult::back_off);
+          case auth::LoginOutcome::Kind::invalid:
+            break;
+        }
+        return refuse(failure(ApiStatus::generic_error, "login failed: " + outcome.message),
+                      LoginResult::invalid);
+      },
+      http::Lane::priority);
 }
 
 namespace {
@@ -67,9 +78,9 @@ ApiResult change_password(ApiServices& services, Call& call) {
     auto it = call.body.find(field);
     return it != call.body.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  const auto outcome = services.sessions.change_password(
-      text("oldPassword"), text("newPassword"), call.context.client_ip,
-      std::chrono::system_clock::now(), std::chrono::steady_clock::now());
+  const auto outcome =
+      services.sessions.change_password(text("oldPassword"), text("newPassword"),
+                                        call.context.client_ip, std::chrono::system_clock::now());
   ApiResult result;
   switch (outcome.kind) {
     case auth::PasswordChangeOutcome::Kind::ok:

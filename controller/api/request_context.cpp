@@ -35,7 +35,7 @@ std::array<std::uint8_t, N> random_non_zero_id() {
 
 }  // namespace
 
-RequestContext make_request_context(const httplib::Request& req,
+RequestContext make_request_context(const http::Request& req,
                                     const std::vector<config::Cidr>& trusted_proxies) {
   RequestContext context;
 
@@ -67,7 +67,7 @@ RequestContext make_request_context(const httplib::Request& req,
   return context;
 }
 
-void add_context_headers(const RequestContext& context, httplib::Response& res) {
+void add_context_headers(const RequestContext& context, http::Response& res) {
   res.set_header("X-Request-ID", context.request_id);
   res.set_header("traceparent", context.traceparent);
 }

@@ -4,13 +4,12 @@
 // audit record of the request and back to the client in response headers.
 #pragma once
 
-#include <httplib.h>
-
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "controller/config/cidr.h"
+#include "controller/http/message.h"
 
 namespace captain::api {
 
@@ -24,10 +23,10 @@ struct RequestContext {
 
 // Reads X-Request-ID, traceparent, the client's address (the peer, or what a trusted proxy
 // says it is: client_address.h) and User-Agent.
-RequestContext make_request_context(const httplib::Request& req,
+RequestContext make_request_context(const http::Request& req,
                                     const std::vector<config::Cidr>& trusted_proxies);
 
 // X-Request-ID and traceparent on the response.
-void add_context_headers(const RequestContext& context, httplib::Response& res);
+void add_context_headers(const RequestContext& context, http::Response& res);
 
 }  // namespace captain::api

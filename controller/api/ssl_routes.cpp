@@ -284,17 +284,24 @@ ApiResult change_root_domain(ApiServices& services, Call& call) {
 }  // namespace
 
 void register_ssl_routes(ApiRouter& router, ApiServices& services) {
+  // Slow lane: each waits for a certificate order or an nginx reload.
   const std::string apps = "/user/apps/appDefinitions";
-  router.post(apps + "/enablebasedomainssl", apps + "/enablebasedomainssl",
-              [&services](Call& call) { return enable_app_ssl(services, call, false); });
-  router.post(apps + "/enablecustomdomainssl", apps + "/enablecustomdomainssl",
-              [&services](Call& call) { return enable_app_ssl(services, call, true); });
-  router.post("/user/system/enablessl", "/user/system/enablessl",
-              [&services](Call& call) { return enable_root_ssl(services, call); });
-  router.post("/user/system/forcessl", "/user/system/forcessl",
-              [&services](Call& call) { return force_ssl(services, call); });
-  router.post("/user/system/changerootdomain", "/user/system/changerootdomain",
-              [&services](Call& call) { return change_root_domain(services, call); });
+  const auto slow = http::Lane::slow;
+  router.post(
+      apps + "/enablebasedomainssl", apps + "/enablebasedomainssl",
+      [&services](Call& call) { return enable_app_ssl(services, call, false); }, slow);
+  router.post(
+      apps + "/enablecustomdomainssl", apps + "/enablecustomdomainssl",
+      [&services](Call& call) { return enable_app_ssl(services, call, true); }, slow);
+  router.post(
+      "/user/system/enablessl", "/user/system/enablessl",
+      [&services](Call& call) { return enable_root_ssl(services, call); }, slow);
+  router.post(
+      "/user/system/forcessl", "/user/system/forcessl",
+      [&services](Call& call) { return force_ssl(services, call); }, slow);
+  router.post(
+      "/user/system/changerootdomain", "/user/system/changerootdomain",
+      [&services](Call& call) { return change_root_domain(services, call); }, slow);
 }
 
 }  // namespace captain::api

@@ -61,17 +61,21 @@ Expected<std::unique_ptr<Sessions>, std::string> Sessions::open(
         return std::make_pair(std::move(password_hash), std::move(ring));
       });
   if (!loaded) return Unexpected(loaded.error().message);
-  std::unique_ptr<Sessions> sessions(
-      new Sessions(db, std::move(loaded->first), std::move(loaded->second), options));
+  auto backoff = LoginBackoff::open(db, LoginBackoff::Limits{}, now);
+  if (!backoff) return Unexpected("store: login failures: " + backoff.error().message);
+  std::unique_ptr<Sessions> sessions(new Sessions(
+      db, std::move(loaded->first), std::move(loaded->second), options, std::move(*backoff)));
   sessions->created_password_ = created;
   sessions->rotate_if_due(now);
   return sessions;
 }
 
-Sessions::Sessions(store::Database& db, std::string password_hash, SecretRing ring, Options options)
+Sessions::Sessions(store::Database& db, std::string password_hash, SecretRing ring, Options options,
+                   std::unique_ptr<LoginBackoff> backoff)
     : db_(db),
       password_hash_(std::move(password_hash)),
       options_(options),
+      backoff_(std::move(backoff)),
       issuer_(std::make_shared<const TokenIssuer>(std::move(ring))) {}
 
 void Sessions::rotate_if_due(std::chrono::system_clock::time_point now) {
@@ -86,20 +90,21 @@ void Sessions::rotate_if_due(std::chrono::system_clock::time_point now) {
 }
 
 LoginOutcome Sessions::login(std::string_view password, std::string_view client_ip,
-                             std::chrono::system_clock::time_point now,
-                             LoginBackoff::Clock::time_point steady_now) {
+                             std::chrono::system_clock::time_point now) {
   LoginOutcome outcome;
-  if (auto wait = backoff_.blocked_for(client_ip, steady_now)) {
+  if (auto wait = backoff_->blocked_for(client_ip, now)) {
     outcome.kind = LoginOutcome::Kind::back_off;
     outcome.wait = *wait;
     return outcome;
   }
   if (!verify_password(password, password_hash())) {
-    backoff_.record_failure(client_ip, steady_now);
+    if (auto recorded = backoff_->record_failure(client_ip, now); !recorded) {
+      outcome.message = recorded.error().message;
+    }
     outcome.kind = LoginOutcome::Kind::wrong_password;
     return outcome;
   }
-  backoff_.record_success(client_ip, steady_now);
+  backoff_->record_success(client_ip, now);
   rotate_if_due(now);
   std::shared_ptr<const TokenIssuer> issuer;
   {
@@ -125,20 +130,21 @@ std::string Sessions::password_hash() const {
 PasswordChangeOutcome Sessions::change_password(std::string_view old_password,
                                                 std::string_view new_password,
                                                 std::string_view client_ip,
-                                                std::chrono::system_clock::time_point now,
-                                                LoginBackoff::Clock::time_point steady_now) {
+                                                std::chrono::system_clock::time_point now) {
   PasswordChangeOutcome outcome;
   if (old_password.empty() || new_password.size() < kMinPasswordLength) {
     outcome.kind = PasswordChangeOutcome::Kind::too_short;
     return outcome;
   }
-  if (auto wait = backoff_.blocked_for(client_ip, steady_now)) {
+  if (auto wait = backoff_->blocked_for(client_ip, now)) {
     outcome.kind = PasswordChangeOutcome::Kind::back_off;
     outcome.wait = *wait;
     return outcome;
   }
   if (!verify_password(old_password, password_hash())) {
-    backoff_.record_failure(client_ip, steady_now);
+    if (auto recorded = backoff_->record_failure(client_ip, now); !recorded) {
+      outcome.message = recorded.error().message;
+    }
     outcome.kind = PasswordChangeOutcome::Kind::wrong_password;
     return outcome;
   }

@@ -17,8 +17,11 @@ Expected<std::string, std::string> TokenIssuer::issue(std::chrono::system_clock:
     if (subject.empty()) return Unexpected(std::string("token subject must not be empty"));
     const auto issued =
         std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    nlohmann::json claims = {
-        {"sub", std::string(subject)}, {"iat", issued}, {"exp", issued + ttl.count()}};
+    // Rounded up: a token lives at least `ttl` (whole-second claims would otherwise cut a token
+    // issued late in a second short, to a few milliseconds for a 1 s lifetime).
+    const auto expires =
+        std::chrono::ceil<std::chrono::seconds>((now + ttl).time_since_epoch()).count();
+    nlohmann::json claims = {{"sub", std::string(subject)}, {"iat", issued}, {"exp", expires}};
     return jwt_sign(claims, ring_.current, now);
   } catch (const std::exception& e) {
     return Unexpected(std::string("cannot issue token: ") + e.what());

@@ -271,6 +271,29 @@ constexpr std::array kOptions{
              s.max_body_bytes = *n;
              return ok();
            }},
+    Option{"request_header_timeout", "CAPTAIN_REQUEST_HEADER_TIMEOUT", "",
+           "a request's line and headers must arrive within (5s; slower clients are closed)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.request_header_timeout = *d;
+             return ok();
+           }},
+    Option{"max_connections", "CAPTAIN_MAX_CONNECTIONS", "", "open API connections at most (1024)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_count(v, 1, 1000000);
+             if (!n) return Unexpected(n.error());
+             s.max_connections = *n;
+             return ok();
+           }},
+    Option{"max_connections_per_client", "CAPTAIN_MAX_CONNECTIONS_PER_CLIENT", "",
+           "open API connections per client address at most (64; trusted proxies exempt)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_count(v, 1, 1000000);
+             if (!n) return Unexpected(n.error());
+             s.max_connections_per_client = *n;
+             return ok();
+           }},
     Option{"deploy_timeout", "CAPTAIN_DEPLOY_TIMEOUT", "",
            "a rollout not converged by then has failed (10m)",
            [](Settings& s, std::string_view v) -> Expected<void, std::string> {
@@ -364,6 +387,17 @@ Expected<void, std::string> apply_yaml(const std::string& path, const std::strin
 std::vector<Cidr> default_trusted_proxies() {
   auto parsed = parse_cidr_list("127.0.0.0/8, ::1");
   return parsed ? *parsed : std::vector<Cidr>{};
+}
+
+Expected<std::size_t, std::string> parse_count(std::string_view text, std::size_t min,
+                                               std::size_t max) {
+  std::size_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < min || n > max) {
+    return Unexpected("invalid number \"" + std::string(text) + "\" (" + std::to_string(min) +
+                      " to " + std::to_string(max) + ")");
+  }
+  return n;
 }
 
 Expected<void, std::string> check_email(std::string_view email) {

@@ -48,7 +48,7 @@ struct Settings {
   // published-port: where the tasks' published ports are reached (docker_gwbridge's
   // host_binding_ipv4).
   std::string nginx_published_host = "127.0.0.1";
-  bool nginx_resolve_tasks = false;      // nginx_upstream=docker-dns-tasks
+  bool nginx_resolve_tasks = false;  // nginx_upstream=docker-dns-tasks
   // The controller's API as nginx reaches it (captain.<root>); unset: the listen address.
   std::optional<ListenAddress> nginx_controller;
   std::string nginx_log_dir = "/var/log/nginx";
@@ -59,6 +59,11 @@ struct Settings {
   std::chrono::seconds token_ttl{std::chrono::hours(24 * 7)};
   std::chrono::seconds secret_rotation{std::chrono::hours(24 * 30)};
   std::size_t max_body_bytes = 8 * 1024 * 1024;
+  // The listener: request line and headers must arrive within this; connections in total and
+  // per client address (trusted proxies count in the total only).
+  std::chrono::seconds request_header_timeout{5};
+  std::size_t max_connections = 1024;
+  std::size_t max_connections_per_client = 64;
   // Peers whose X-Forwarded-For / X-Real-IP are believed (the generated nginx in front of us).
   std::vector<Cidr> trusted_proxies = default_trusted_proxies();
   // captain.<root>/api/ through nginx: captain_limit per client address; empty = none.
@@ -117,6 +122,10 @@ Expected<std::chrono::seconds, std::string> parse_duration(std::string_view text
 
 // "512", "64k", "8m" -> bytes (> 0).
 Expected<std::size_t, std::string> parse_byte_size(std::string_view text);
+
+// A whole number from min to max.
+Expected<std::size_t, std::string> parse_count(std::string_view text, std::size_t min,
+                                               std::size_t max);
 
 // An e-mail address as an ACME account contact; the error says why not.
 Expected<void, std::string> check_email(std::string_view email);

@@ -1,16 +1,29 @@
-// The HTTP listener: a thin owner of an httplib::Server that binds, serves until stopped, and
-// can be stopped from any thread at any time.
+// The HTTP/1.1 listener (Boost.Asio + Boost.Beast, header-only from Debian's libboost-dev).
+// Chosen over cpp-httplib, which this controller used first: httplib gives every connection a
+// thread (eight slow clients stalled the API), ignores its body limit for chunked bodies, and
+// answers only the first of two pipelined requests. Here:
+//   * connections are asynchronous: a slow client costs a socket, not a thread; the request line
+//     and headers must arrive within header_timeout, and connections are capped in total and
+//     per client address;
+//   * a body is bounded by its route's limit while it is read, chunked or not (413 as soon as it
+//     passes; nothing is buffered beyond it), after `100 Continue` when the client asked;
+//   * requests pipelined on a connection are answered in order;
+//   * smuggling shapes (Content-Length with Transfer-Encoding, conflicting or repeated
+//     Content-Length, obs-fold, bare LF) are refused with 400 and the connection closed;
+//   * handlers run in worker pools by lane (router.h): /health and login keep answering while
+//     slow calls (a deploy waiting for its rollout) fill their own pool.
 #pragma once
 
-#include <httplib.h>
-
+#include <chrono>
 #include <cstddef>
-#include <ctime>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "controller/common/expected.h"
+#include "controller/config/cidr.h"
 #include "controller/config/listen_address.h"
+#include "controller/http/router.h"
 
 namespace captain::http {
 
@@ -20,45 +33,46 @@ struct BindError {
 };
 
 struct ServerOptions {
-  // Bounds on how long one connection may hold a worker. A graceful stop lets in-flight
-  // requests finish but also waits out idle keep-alive connections (httplib checks for a stop
-  // only between requests), so the keep-alive timeout is kept short: it bounds shutdown time.
-  std::time_t read_timeout_sec = 5;
-  std::time_t write_timeout_sec = 5;
-  std::time_t keep_alive_timeout_sec = 2;
-  // Requests served on one connection before it is closed (httplib's default is 5, which makes
-  // scripted clients reconnect constantly).
+  std::chrono::milliseconds header_timeout{5000};  // request line + headers, from the first wait
+  std::chrono::milliseconds keep_alive_timeout{5000};  // idle between requests
+  std::chrono::milliseconds body_timeout{60000};       // the whole body, once headers are in
+  std::chrono::milliseconds write_timeout{30000};
+  std::size_t header_max_bytes = 16 * 1024;
+  std::size_t body_max_bytes = 8 * 1024 * 1024;  // routes without their own limit
+  std::size_t max_connections = 1024;
+  std::size_t max_connections_per_client = 64;
+  // Peers exempt from the per-client cap (still counted in the total): the proxy in front,
+  // which carries every client's requests (trusted_proxies).
+  std::vector<config::Cidr> unlimited_clients;
   std::size_t keep_alive_max_requests = 1000;
-  // Request bodies above this are refused with 413 (the API only takes small JSON).
-  std::size_t payload_max_bytes = 8 * 1024 * 1024;
+  int priority_threads = 2;
+  int quick_threads = 8;
+  int slow_threads = 8;
 };
 
 class Server {
  public:
-  explicit Server(const ServerOptions& options = {});
+  Server(const Router& router, ServerOptions options = {});
   ~Server();
 
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Where api/ registers routes and handlers.
-  httplib::Server& routes() noexcept;
-
   // Opens the listening socket. Separate from run() so the caller learns about a busy port
   // before it reports itself ready.
   Expected<void, BindError> bind(const config::ListenAddress& address);
 
-  // Serves on the bound socket until stop(); returns once in-flight requests have finished.
-  // False when the accept loop failed rather than being stopped.
+  // Serves until stop(); returns once in-flight requests have been answered. False when the
+  // accept loop failed rather than being stopped.
   bool run();
 
-  // Closes the listening socket so run() drains and returns. Thread-safe, idempotent, and
-  // effective even before run() has started (then run() returns at once).
+  // Stops accepting, lets requests in flight finish, closes idle connections. Thread-safe,
+  // idempotent, and effective before run() too (run() then returns at once).
   void stop() noexcept;
 
  private:
-  class Listener;
-  std::unique_ptr<Listener> listener_;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace captain::http

@@ -48,12 +48,28 @@ CREATE TABLE settings (
 ) WITHOUT ROWID;
 )sql";
 
-// To change the schema, append {2, "what it does", k_schema_v2} with a new constant above; never
+// Version 2: failed logins per client address, so the login back-off (auth/login_backoff.h)
+// survives a restart. One row per failure; `at` is wall time in milliseconds since the Unix
+// epoch (a steady clock does not survive a reboot), `id` orders failures of the same
+// millisecond. The back-off keeps at most its threshold of rows per client, deletes rows that
+// left its window when it inserts one, and caps the clients.
+constexpr std::string_view k_schema_v2 = R"sql(
+CREATE TABLE login_failures (
+  id INTEGER PRIMARY KEY,
+  client TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_client ON login_failures(client, at);
+CREATE INDEX login_failures_at ON login_failures(at);
+)sql";
+
+// To change the schema, append {3, "what it does", k_schema_v3} with a new constant above; never
 // edit a migration that has shipped (databases in the field already ran it). Data migrations
 // are SQL too (UPDATE ... / INSERT ... SELECT); SQLite's ALTER TABLE is limited, so a reshaped
 // table is created as new, filled, the old one dropped and the new one renamed.
 constexpr std::array k_migrations{
     Migration{1, "apps, app_versions, audit_events, settings", k_schema_v1},
+    Migration{2, "login_failures", k_schema_v2},
 };
 
 Result<int> read_version(Transaction& tx) {

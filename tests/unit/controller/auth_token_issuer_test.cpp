@@ -38,6 +38,15 @@ TEST(TokenIssuer, ExpiresAfterTtl) {
   EXPECT_EQ(late.error(), JwtError::expired);
 }
 
+TEST(TokenIssuer, LivesAtLeastItsTtlWhenIssuedLateInASecond) {
+  TokenIssuer issuer(fresh_ring());
+  const auto late_in_a_second = kNow + std::chrono::milliseconds(950);
+  auto token = issuer.issue(late_in_a_second, "captain", seconds(1));
+  ASSERT_TRUE(token);
+  EXPECT_TRUE(issuer.check(*token, late_in_a_second + std::chrono::milliseconds(900)));
+  EXPECT_FALSE(issuer.check(*token, late_in_a_second + seconds(2)));
+}
+
 TEST(TokenIssuer, RefusesBadArguments) {
   TokenIssuer issuer(fresh_ring());
   EXPECT_FALSE(issuer.issue(kNow, "captain", seconds(0)));

@@ -2,8 +2,10 @@
 #include <stdlib.h>
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "controller/store/schema.h"
 #include "tests/unit/controller/store_fixture.h"
@@ -51,8 +53,31 @@ TEST_F(StoreMigration, NewDatabaseMigratesToCurrentVersion) {
   ASSERT_TRUE(version) << version.error().message;
   EXPECT_EQ(*version, static_cast<int>(migrations().size()));
   EXPECT_EQ(*schema_version(*db), static_cast<int>(migrations().size()));
-  EXPECT_EQ(tables(*db),
-            (std::vector<std::string>{"app_versions", "apps", "audit_events", "settings"}));
+  EXPECT_EQ(tables(*db), (std::vector<std::string>{"app_versions", "apps", "audit_events",
+                                                   "login_failures", "settings"}));
+}
+
+TEST_F(StoreMigration, VersionOneStoreGainsLoginFailuresKeepingItsRows) {
+  {
+    auto db = open_db();
+    ASSERT_EQ(*migrate(*db, migrations().first(1)), 1);
+    ASSERT_TRUE(db->write([](Transaction& tx) {
+      return tx.exec("INSERT INTO settings (key, value) VALUES ('k', 'v')");
+    }));
+  }
+  auto db = open_db();
+  ASSERT_EQ(*migrate(*db), 2);
+  auto counts = db->read([](Transaction& tx) -> Result<std::pair<std::int64_t, std::int64_t>> {
+    auto stmt =
+        tx.prepare("SELECT (SELECT COUNT(*) FROM settings), (SELECT COUNT(*) FROM login_failures)");
+    if (!stmt) return Unexpected(stmt.error());
+    auto row = stmt->step();
+    if (!row) return Unexpected(row.error());
+    return std::pair(stmt->column_int64(0), stmt->column_int64(1));
+  });
+  ASSERT_TRUE(counts) << counts.error().message;
+  EXPECT_EQ(counts->first, 1);   // the settings row is still there
+  EXPECT_EQ(counts->second, 0);  // and login_failures is new and empty
 }
 
 TEST_F(StoreMigration, MigratingTwiceIsANoOp) {
