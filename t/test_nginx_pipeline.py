@@ -68,6 +68,9 @@ def test_a_bad_custom_snippet_is_refused_with_1116_and_changes_nothing(stack):
     assert envelope["status"] == 1116, envelope
     assert "proxy_buffering" in envelope["description"], envelope
     assert "nothing was changed" in envelope["description"], envelope
+    # That nginx -t wrote its pid, logs and temp dirs to a scratch directory, not the live ones.
+    scratch = stack.conf_dir / "check-scratch"
+    assert (scratch / "tmp" / "client_body").is_dir(), list(scratch.rglob("*"))
 
     stored = stack.definition_of("web")
     assert stored["customNginxConfig"] == good

@@ -212,10 +212,11 @@ RenderState NginxManager::state_for(const Snapshot& snap) const {
 
 std::optional<RenderOutput> NginxManager::render_checked(RenderState state, bool test_with_nginx,
                                                          const std::string& protect,
-                                                         std::string& why) {
+                                                         std::string& why,
+                                                         const CheckedSettings* settings) {
   std::vector<Diagnostic> dropped;  // snippets nginx -t refused on the way
   for (std::size_t attempt = 0; attempt <= state.apps.size() + 1; ++attempt) {
-    auto out = render_nginx_tree(options_.settings, state);
+    auto out = render_nginx_tree(settings != nullptr ? *settings : options_.settings, state);
     if (!out) {
       why = out.error().message;
       return std::nullopt;
@@ -359,7 +360,17 @@ std::optional<std::string> NginxManager::check(store::Transaction& tx,
   std::lock_guard pipeline_lock(pipeline_mutex_);
   snap.routing = last_routing_;
   std::string why;
-  auto out = render_checked(state_for(snap), true, candidate.app_name, why);
+  // The candidate's `nginx -t` writes nothing where the live nginx does: its pid, logs and
+  // temporary directories go to a scratch directory beside the generations.
+  CheckedSettings scratch = options_.settings;
+  const auto dir = options_.pipeline.conf_dir / "check-scratch";
+  scratch.s.paths.pid = (dir / "nginx.pid").string();
+  scratch.s.paths.error_log = (dir / "error.log").string();
+  scratch.s.paths.access_log = (dir / "access.log").string();
+  scratch.s.paths.temp_dir = (dir / "tmp").string();
+  std::error_code ec;
+  std::filesystem::create_directories(dir / "tmp", ec);
+  auto out = render_checked(state_for(snap), true, candidate.app_name, why, &scratch);
   if (!out) return why;
   // Other apps' stored problems are not this change's fault; the candidate's own are.
   for (const auto& d : out->diagnostics) {

@@ -111,8 +111,10 @@ class NginxManager {
   RenderState state_for(const Snapshot& snapshot) const;
   // Renders; a stored snippet nginx -t refuses is dropped (logged) and the render repeated,
   // unless it is `protect`'s (the app an API call is checking). Sets `why` on failure.
+  // `settings`: other than the live ones (an API check's scratch paths); null: the live ones.
   std::optional<RenderOutput> render_checked(RenderState state, bool test_with_nginx,
-                                             const std::string& protect, std::string& why);
+                                             const std::string& protect, std::string& why,
+                                             const CheckedSettings* settings = nullptr);
   void publish_problems(const std::vector<Diagnostic>& diagnostics);
 
   void report_once(std::string_view message, const nlohmann::json& fields);
