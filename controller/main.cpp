@@ -326,6 +326,7 @@ int run(int argc, char** argv) {
   captain::http::ServerOptions server_options{};
   server_options.body_max_bytes = settings.max_body_bytes;
   server_options.header_timeout = settings.request_header_timeout;
+  server_options.keep_alive_timeout = settings.request_header_timeout;
   server_options.max_connections = settings.max_connections;
   server_options.max_connections_per_client = settings.max_connections_per_client;
   server_options.unlimited_clients = settings.trusted_proxies;
