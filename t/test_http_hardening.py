@@ -196,7 +196,7 @@ def test_request_smuggling_shapes_are_refused(listener, request_bytes):
 
 
 def test_expect_100_continue(listener):
-    controller, port = listener(CAPTAIN_MAX_BODY="1k")
+    controller, port = listener()
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     body = json.dumps({"password": PASSWORD}).encode()
     s.sendall(b"POST /api/v2/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -209,10 +209,11 @@ def test_expect_100_continue(listener):
         reply += s.recv(65536)
     assert statuses(reply) == [200]
     s.close()
-    # Too large for the limit: 413 at once, no 100 Continue, the body never sent.
+    # Too large for login's 64 KiB limit: 413 at once, no 100 Continue, the body never sent.
     raw = exchange(port, b"POST /api/v2/login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                         b"Content-Length: 5000\r\n\r\n")
+                         b"Content-Length: 70000\r\n\r\n")
     assert statuses(raw) == [413], raw
+    assert b"larger than 65536 bytes" in raw, raw
 
 
 def test_connections_are_capped_per_client_and_others_still_served(listener):

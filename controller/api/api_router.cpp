@@ -60,18 +60,18 @@ void ApiRouter::get(const std::string& route, const std::string& pattern, Handle
 }
 
 void ApiRouter::post(const std::string& route, const std::string& pattern, Handler handler,
-                     http::Lane lane) {
-  add("POST", route, pattern, std::move(handler), lane);
+                     http::Lane lane, std::size_t body_limit) {
+  add("POST", route, pattern, std::move(handler), lane, body_limit);
 }
 
 void ApiRouter::add(const std::string& method, const std::string& route, const std::string& pattern,
-                    Handler handler, http::Lane lane) {
+                    Handler handler, http::Lane lane, std::size_t body_limit) {
   const std::string regex = std::string(kApiPrefix) + pattern + "/?";
   auto serve_route = [this, method, route, handler = std::move(handler)](const http::Request& req,
                                                                          http::Response& res) {
     serve(method, route, handler, req, res);
   };
-  const http::RouteOptions options{lane, 0};
+  const http::RouteOptions options{lane, body_limit};
   if (method == "GET") {
     http_.get(regex, serve_route, options);
   } else {

@@ -51,8 +51,9 @@ class ApiRouter {
   // calls that wait on something long (a rollout, a certificate order).
   void get(const std::string& route, const std::string& pattern, Handler handler,
            http::Lane lane = http::Lane::quick);
+  // `body_limit`: 0 takes the server's max_body; routes anyone can call set a small one.
   void post(const std::string& route, const std::string& pattern, Handler handler,
-            http::Lane lane = http::Lane::quick);
+            http::Lane lane = http::Lane::quick, std::size_t body_limit = 0);
 
   // Registers the catch-alls; call after every route: /api/<other version>/... answers 1000
   // "This captain instance only accepts API v2", an unknown /api/v2/user/... path checks the
@@ -61,7 +62,7 @@ class ApiRouter {
 
  private:
   void add(const std::string& method, const std::string& route, const std::string& pattern,
-           Handler handler, http::Lane lane = http::Lane::quick);
+           Handler handler, http::Lane lane = http::Lane::quick, std::size_t body_limit = 0);
   void serve(const std::string& method, const std::string& route, const Handler& handler,
              const http::Request& req, http::Response& res);
 

@@ -4,6 +4,12 @@
 
 namespace captain::api {
 
+namespace {
+// A login body is a password of a few hundred bytes at most; anyone can call this route, so it
+// takes no more than this (a chunked flood is refused with 413 after 64 KiB, not 8 MiB).
+constexpr std::size_t kLoginBodyLimit = 64 * 1024;
+}  // namespace
+
 void register_login_routes(ApiRouter& router, ApiServices& services) {
   router.post(
       "/login", "/login",
@@ -67,7 +73,7 @@ void register_login_routes(ApiRouter& router, ApiServices& services) {
         return refuse(failure(ApiStatus::generic_error, "login failed: " + outcome.message),
                       LoginResult::invalid);
       },
-      http::Lane::priority);
+      http::Lane::priority, kLoginBodyLimit);
 }
 
 namespace {
