@@ -84,8 +84,10 @@ captain::nginx::RenderSettings render_settings(const captain::config::Settings& 
   rs.metrics.bearer_token = settings.metrics_token;
   rs.api.rate_limit = settings.api_rate_limit;
   rs.api.max_body_bytes = settings.max_body_bytes;
-  // A deploy without ?detached=1 answers when its rollout ends.
-  rs.api.read_timeout_seconds = static_cast<int>(settings.deploy_timeout.count()) + 60;
+  rs.api.upload_max_bytes = settings.upload_max_bytes;
+  // A deploy without ?detached=1 answers when its build and rollout end.
+  rs.api.read_timeout_seconds = static_cast<int>(settings.deploy_timeout.count() +
+                                                 settings.build_timeout.count()) + 60;
   rs.paths.pid = settings.nginx_pid_file;
   rs.paths.error_log = settings.nginx_log_dir + "/error.log";
   rs.paths.access_log = settings.nginx_log_dir + "/access.log";
@@ -214,6 +216,14 @@ int run(int argc, char** argv) {
   deployer_options.reconcile_interval = settings.reconcile_interval;
   deployer_options.publish_http_port = settings.nginx_published_ports;
   captain::deploy::Deployer deployer(docker, **db, builds, audit, log, deployer_options);
+  captain::deploy::BuilderOptions builder_options;
+  builder_options.builds_dir = (std::filesystem::path(settings.data_dir) / "builds").string();
+  builder_options.concurrency = static_cast<int>(settings.build_concurrency);
+  builder_options.max_unpacked_bytes = settings.build_max_unpacked_bytes;
+  builder_options.max_entries = settings.build_max_entries;
+  builder_options.build_timeout = settings.build_timeout;
+  builder_options.keep_versions = static_cast<int>(settings.build_keep_versions);
+  captain::deploy::Builder builder(docker, **db, builds, audit, log, deployer, builder_options);
 
   // Certificates: issued and renewed through lego, kept where lego keeps them.
   captain::tls::CertificateStore certificate_store(std::filesystem::path(settings.data_dir) /
@@ -303,8 +313,9 @@ int run(int argc, char** argv) {
     if (nginx) nginx->request_render();
   });
 
-  captain::api::ApiServices services{**db,     **sessions, audit, metrics, builds, settings, log,
-                                     app_list, deployer,   {},    {},      {},     {},       {}};
+  captain::api::ApiServices services{**db,     **sessions, audit,   metrics, builds,
+                                     settings, log,        app_list, deployer, builder,
+                                     {},       {},         {},       {},       {}};
   if (nginx) {
     services.nginx_changed = [&nginx] { nginx->request_render(); };
     services.nginx_check = [&nginx](captain::store::Transaction& tx,
@@ -368,6 +379,7 @@ int run(int argc, char** argv) {
   }
 
   deployer.start();
+  builder.start();
   if (nginx) nginx->start();
   if (certificates) certificates->start();
   bool served = false;
@@ -376,7 +388,9 @@ int run(int argc, char** argv) {
     captain::process::ShutdownWatcher watcher(shutdown_signals, [&](int signal) {
       log.info("stopping", {{"signal", captain::process::shutdown_signal_name(signal)}});
       // First the deployer: it wakes API calls waiting for a rollout, which the server's
-      // shutdown would otherwise wait for. A rollout in flight is taken up again on restart.
+      // shutdown would otherwise wait for. A rollout in flight is taken up again on restart; a
+      // build in flight is cancelled (its version is marked failed on restart).
+      builder.stop();
       deployer.stop();
       if (certificates) certificates->stop();
       if (nginx) nginx->stop();
@@ -386,6 +400,7 @@ int run(int argc, char** argv) {
     served = server.run();
   }
 
+  builder.stop();
   deployer.stop();
   if (certificates) certificates->stop();
   if (nginx) nginx->stop();

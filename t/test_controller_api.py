@@ -250,17 +250,38 @@ def test_body_over_the_limit_is_413(start_api):
     assert api.v2("GET", "/user/system/info")["status"] == 100  # still serving
 
 
-def test_multipart_upload_is_refused_clearly(api):
+def test_source_uploads_are_read_from_disk_and_refused_precisely(api):
+    """What the caprover CLI sends for a tar deploy (fields sourceFile and gitHash), spooled to
+    disk by the listener; the deploy itself is t/test_source_deploy.py's."""
     api.register("tar-app")
-    # What the caprover CLI sends for a tar deploy: fields sourceFile and gitHash.
-    body = (b'--x\r\nContent-Disposition: form-data; name="sourceFile"; filename="a.tar"\r\n'
-            b'Content-Type: application/octet-stream\r\n\r\nTAR\r\n'
-            b'--x\r\nContent-Disposition: form-data; name="gitHash"\r\n\r\n\r\n--x--\r\n')
-    status, envelope = api.call("POST", "/api/v2/user/apps/appData/tar-app?detached=1",
-                                raw_body=body,
+    uploads = api.data_dir / "builds" / "uploads"
+
+    def upload(body, boundary="x"):
+        return api.call("POST", "/api/v2/user/apps/appData/tar-app?detached=1", raw_body=body,
+                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+    tar_part = (b'--x\r\nContent-Disposition: form-data; name="sourceFile"; filename="a.tar"\r\n'
+                b'Content-Type: application/octet-stream\r\n\r\nTAR\r\n')
+    # No Docker here: refused with the reason, nothing kept.
+    status, envelope = upload(tar_part + b'--x\r\nContent-Disposition: form-data; '
+                                         b'name="gitHash"\r\n\r\n\r\n--x--\r\n')
+    assert status == 200 and envelope["status"] == 1000, envelope
+    assert "Docker" in envelope["description"], envelope
+    # A body cut short, or both a file and a definition: 1110 / 1108 with the reason.
+    status, envelope = upload(tar_part)
+    assert envelope["status"] == 1110, envelope
+    assert "ends before its closing boundary" in envelope["description"], envelope
+    status, envelope = upload(tar_part + b'--x\r\nContent-Disposition: form-data; '
+                                         b'name="captainDefinitionContent"\r\n\r\n{}\r\n--x--')
+    assert envelope["status"] == 1108, envelope
+    assert "Either sourceFile or captainDefinitionContent" in envelope["description"]
+    assert list(uploads.iterdir()) == []
+    assert api.apps()["tar-app"]["versions"] == []
+    # multipart anywhere else is refused.
+    status, envelope = api.call("POST", "/api/v2/user/apps/appDefinitions/update",
+                                raw_body=tar_part + b"--x--",
                                 headers={"Content-Type": "multipart/form-data; boundary=x"})
-    assert envelope["status"] == 1108
-    assert "not supported" in envelope["description"]
+    assert envelope["status"] == 1108 and "only by uploads" in envelope["description"], envelope
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,7 +450,9 @@ def test_deploy_without_docker_is_refused_clearly(api):
     (json.dumps({"schemaVersion": 2, "imageName": "nginx:bad tag"}), 1110),
     (json.dumps({"schemaVersion": 2, "imageName": "nginx:" + "t" * 129}), 1110),
     (json.dumps({"schemaVersion": 1, "imageName": "nginx"}), 1110),
-    (json.dumps({"schemaVersion": 2, "dockerfileLines": ["FROM x"]}), 1108),
+    (json.dumps({"schemaVersion": 2, "templateId": "node/18"}), 1110),
+    (json.dumps({"schemaVersion": 2}), 1110),
+    (json.dumps({"schemaVersion": 2, "dockerfilePath": "./Dockerfile"}), 1110),
     ("{not json", 1110),
 ])
 def test_bad_captain_definitions_are_refused(api, content, code):

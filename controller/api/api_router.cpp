@@ -1,6 +1,7 @@
 #include "controller/api/api_router.h"
 
 #include <exception>
+#include <fstream>
 
 namespace captain::api {
 namespace {
@@ -38,6 +39,24 @@ bool is_json_content_type(const std::string& content_type) {
          content_type.starts_with("text/plain");
 }
 
+// A JSON body on an upload route (the CLI's image deploy): read back from its spool file.
+constexpr std::size_t kSpooledJsonMax = 8 * 1024 * 1024;
+
+Expected<std::string, std::string> read_spooled_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Unexpected("cannot read the request body back: " + path);
+  std::string text;
+  char block[65536];
+  while (in.read(block, sizeof block) || in.gcount() > 0) {
+    text.append(block, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kSpooledJsonMax) {
+      return Unexpected("a JSON body is limited to " + std::to_string(kSpooledJsonMax) +
+                        " bytes; send source code as a multipart upload (sourceFile)");
+    }
+  }
+  return text;
+}
+
 }  // namespace
 
 bool Call::query_flag(const std::string& name) const {
@@ -56,22 +75,48 @@ ApiRouter::ApiRouter(http::Router& http, ApiMetrics& metrics, logging::JsonLog& 
 
 void ApiRouter::get(const std::string& route, const std::string& pattern, Handler handler,
                     http::Lane lane) {
-  add("GET", route, pattern, std::move(handler), lane);
+  add("GET", route, pattern, std::move(handler), {lane, 0, {}, {}});
 }
 
 void ApiRouter::post(const std::string& route, const std::string& pattern, Handler handler,
                      http::Lane lane, std::size_t body_limit) {
-  add("POST", route, pattern, std::move(handler), lane, body_limit);
+  add("POST", route, pattern, std::move(handler), {lane, body_limit, {}, {}});
+}
+
+void ApiRouter::upload(const std::string& route, const std::string& pattern, Handler handler,
+                       http::Lane lane, std::size_t body_limit, std::string spool_dir) {
+  http::RouteOptions options{lane, body_limit, std::move(spool_dir), {}};
+  options.admit = [this, route](const http::Request& req, http::Response& res) {
+    const auto started = std::chrono::steady_clock::now();
+    const RequestContext context = make_request_context(req, trusted_proxies_);
+    Call call{req, context, nlohmann::json::object(), route};
+    auto refused = precheck(route, call);
+    if (!refused) return true;
+    answer("POST", route, req, context, *refused, started, res);
+    return false;
+  };
+  add("POST", route, pattern, std::move(handler), std::move(options));
+}
+
+std::optional<ApiResult> ApiRouter::precheck(const std::string& route, const Call& call) const {
+  // A missing x-namespace means "captain" (CapRover does the same); any other is refused.
+  if (call.req.has_header("x-namespace") &&
+      call.req.get_header_value("x-namespace") != kNamespace) {
+    return failure(ApiStatus::generic_error, "Namespace unknown");
+  }
+  if (route.starts_with(kUserPrefix)) {
+    if (auto refused = authenticate_(call)) return refused;
+  }
+  return std::nullopt;
 }
 
 void ApiRouter::add(const std::string& method, const std::string& route, const std::string& pattern,
-                    Handler handler, http::Lane lane, std::size_t body_limit) {
+                    Handler handler, http::RouteOptions options) {
   const std::string regex = std::string(kApiPrefix) + pattern + "/?";
   auto serve_route = [this, method, route, handler = std::move(handler)](const http::Request& req,
                                                                          http::Response& res) {
     serve(method, route, handler, req, res);
   };
-  const http::RouteOptions options{lane, body_limit};
   if (method == "GET") {
     http_.get(regex, serve_route, options);
   } else {
@@ -85,7 +130,7 @@ void ApiRouter::finish() {
     return failure(ApiStatus::route_not_found, "Not Found");
   };
   for (const char* method : {"GET", "POST"}) {
-    add(method, "/user/*", "/user/.*", not_found);
+    add(method, "/user/*", "/user/.*", not_found, {});
   }
   const auto wrong_version = [this](const http::Request& req, http::Response& res) {
     const RequestContext context = make_request_context(req, trusted_proxies_);
@@ -102,39 +147,41 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
                       const http::Request& req, http::Response& res) {
   const auto started = std::chrono::steady_clock::now();
   const RequestContext context = make_request_context(req, trusted_proxies_);
-  add_context_headers(context, res);
   Call call{req, context, nlohmann::json::object(), route};
 
   const auto respond = [&]() -> ApiResult {
-    // A missing x-namespace means "captain" (CapRover does the same); any other is refused.
-    if (req.has_header("x-namespace") && req.get_header_value("x-namespace") != kNamespace) {
-      return failure(ApiStatus::generic_error, "Namespace unknown");
+    if (auto refused = precheck(route, call)) return *refused;
+    // A spooled body (an upload route): a multipart upload is its handler's to read; JSON is
+    // read here like any other body, within max_body.
+    std::string spooled;
+    const std::string* body = &req.body;
+    if (!req.body_file.empty() && !req.is_multipart_form_data()) {
+      auto text = read_spooled_json(req.body_file);
+      if (!text) return failure(ApiStatus::illegal_parameter, text.error());
+      spooled = std::move(*text);
+      body = &spooled;
     }
-    // Source uploads (multipart) are the deploy-from-source issue's; refused until then.
-    if (req.is_multipart_form_data()) {
+    if (req.is_multipart_form_data() && req.body_file.empty()) {
       return failure(ApiStatus::illegal_operation,
-                     "file uploads (tar and git deploys) are not supported: deploy a prebuilt "
-                     "image (caprover deploy --imageName)");
+                     "multipart/form-data is accepted only by uploads "
+                     "(POST /api/v2/user/apps/appData/<app>)");
     }
-    if (method == "POST" && !req.body.empty()) {
+    if (method == "POST" && !body->empty() && !req.is_multipart_form_data()) {
       if (!is_json_content_type(req.get_header_value("Content-Type"))) {
         return failure(ApiStatus::illegal_parameter,
                        "request body must be JSON (Content-Type: application/json), not " +
                            req.get_header_value("Content-Type"));
       }
       try {
-        call.body = nlohmann::json::parse(req.body);
+        call.body = nlohmann::json::parse(*body);
       } catch (const nlohmann::json::parse_error& e) {
         return failure(ApiStatus::illegal_parameter, parse_error_text(e));
       } catch (const nlohmann::json::out_of_range& e) {
-        return failure(ApiStatus::illegal_parameter, out_of_range_text(e, req.body));
+        return failure(ApiStatus::illegal_parameter, out_of_range_text(e, *body));
       }
       if (!call.body.is_object()) {
         return failure(ApiStatus::illegal_parameter, "request body must be a JSON object");
       }
-    }
-    if (route.starts_with(kUserPrefix)) {
-      if (auto refused = authenticate_(call)) return *refused;
     }
     return handler(call);
   };
@@ -152,6 +199,14 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
                      "internal error; see the controller log for request " + context.request_id);
   }
 
+  answer(method, route, req, context, result, started, res);
+}
+
+void ApiRouter::answer(const std::string& method, const std::string& route,
+                       const http::Request& req, const RequestContext& context,
+                       const ApiResult& result, std::chrono::steady_clock::time_point started,
+                       http::Response& res) {
+  add_context_headers(context, res);
   int http_status = 200;
   int api_status = static_cast<int>(result.status);
   if (result.status == ApiStatus::route_not_found) {

@@ -55,6 +55,12 @@ class ApiRouter {
   void post(const std::string& route, const std::string& pattern, Handler handler,
             http::Lane lane = http::Lane::quick, std::size_t body_limit = 0);
 
+  // A POST route whose body (a multipart source upload, or JSON) is spooled to a file in
+  // `spool_dir` as it arrives, up to `body_limit` bytes. The namespace and the token are checked
+  // before any of the body is read, so only an authenticated client can send a large one.
+  void upload(const std::string& route, const std::string& pattern, Handler handler,
+              http::Lane lane, std::size_t body_limit, std::string spool_dir);
+
   // Registers the catch-alls; call after every route: /api/<other version>/... answers 1000
   // "This captain instance only accepts API v2", an unknown /api/v2/user/... path checks the
   // token first (as CapRover does) and then answers HTTP 404 "Not Found".
@@ -62,7 +68,13 @@ class ApiRouter {
 
  private:
   void add(const std::string& method, const std::string& route, const std::string& pattern,
-           Handler handler, http::Lane lane = http::Lane::quick, std::size_t body_limit = 0);
+           Handler handler, http::RouteOptions options);
+  // The namespace and token checks (nullopt: go on), shared by serve() and admission.
+  std::optional<ApiResult> precheck(const std::string& route, const Call& call) const;
+  // A refusal sent without running the handler: the envelope, metrics and a log line.
+  void answer(const std::string& method, const std::string& route, const http::Request& req,
+              const RequestContext& context, const ApiResult& result,
+              std::chrono::steady_clock::time_point started, http::Response& res);
   void serve(const std::string& method, const std::string& route, const Handler& handler,
              const http::Request& req, http::Response& res);
 

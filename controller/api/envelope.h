@@ -26,6 +26,7 @@ enum class ApiStatus : int {
   auth_token_invalid = 1106,
   verification_failed = 1107,
   illegal_operation = 1108,
+  build_error = 1109,
   illegal_parameter = 1110,
   not_found = 1111,
   password_back_off = 1113,

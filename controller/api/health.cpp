@@ -28,7 +28,8 @@ nlohmann::ordered_json checks_of(const HealthProbes& probes, bool& all_ok) {
 void register_health_routes(http::Router& http, HealthProbes probes, ApiMetrics& metrics,
                             MetricsSource more_metrics) {
   // The priority lane: answerable while every other worker is busy.
-  const http::RouteOptions priority{http::Lane::priority, 0};
+  http::RouteOptions priority;
+  priority.lane = http::Lane::priority;
   http.get(
       "/health/live",
       [](http::Request&, http::Response& res) {

@@ -53,11 +53,10 @@ json versions_json(const std::vector<AppVersion>& versions, bool with_image_name
   json out = json::array();
   for (const auto& v : versions) {
     json item = {{"version", v.version}, {"timeStamp", v.time_stamp}};
-    // CapRover sets deployedImageName and gitHash together when the build finishes.
-    if (v.deployed_image_name) {
-      item["deployedImageName"] = *v.deployed_image_name;
-      item["gitHash"] = v.git_hash;
-    }
+    // CapRover shows deployedImageName and gitHash together once the build has finished; the
+    // storage form keeps the hash from the upload on.
+    if (v.deployed_image_name) item["deployedImageName"] = *v.deployed_image_name;
+    if (v.deployed_image_name || with_image_name) item["gitHash"] = v.git_hash;
     if (with_image_name) item["imageName"] = v.image_name;
     out.push_back(std::move(item));
   }

@@ -271,6 +271,53 @@ constexpr std::array kOptions{
              s.max_body_bytes = *n;
              return ok();
            }},
+    Option{"upload_max", "CAPTAIN_UPLOAD_MAX", "",
+           "largest source upload for a deploy (1g; nginx's captain.<root> applies it too)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_byte_size(v, std::size_t{64} << 30);
+             if (!n) return Unexpected(n.error());
+             s.upload_max_bytes = *n;
+             return ok();
+           }},
+    Option{"build_max_unpacked", "CAPTAIN_BUILD_MAX_UNPACKED", "",
+           "an uploaded tar may unpack to at most (4g)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_byte_size(v, std::size_t{256} << 30);
+             if (!n) return Unexpected(n.error());
+             s.build_max_unpacked_bytes = *n;
+             return ok();
+           }},
+    Option{"build_max_entries", "CAPTAIN_BUILD_MAX_ENTRIES", "",
+           "an uploaded tar may hold at most this many entries (50000)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_count(v, 1, 10'000'000);
+             if (!n) return Unexpected(n.error());
+             s.build_max_entries = *n;
+             return ok();
+           }},
+    Option{"build_concurrency", "CAPTAIN_BUILD_CONCURRENCY", "",
+           "image builds at once on the Docker engine (1)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_count(v, 1, 64);
+             if (!n) return Unexpected(n.error());
+             s.build_concurrency = *n;
+             return ok();
+           }},
+    Option{"build_timeout", "CAPTAIN_BUILD_TIMEOUT", "", "an image build may take at most (1h)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.build_timeout = *d;
+             return ok();
+           }},
+    Option{"build_keep_versions", "CAPTAIN_BUILD_KEEP_VERSIONS", "",
+           "built images kept per app, newest first (5; the running one is always kept)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_count(v, 1, 1000);
+             if (!n) return Unexpected(n.error());
+             s.build_keep_versions = *n;
+             return ok();
+           }},
     Option{"request_header_timeout", "CAPTAIN_REQUEST_HEADER_TIMEOUT", "",
            "a request's line and headers must arrive within (5s; slower clients are closed)",
            [](Settings& s, std::string_view v) -> Expected<void, std::string> {
@@ -464,7 +511,7 @@ Expected<std::chrono::seconds, std::string> parse_duration(std::string_view text
   return std::chrono::seconds(number * scale);
 }
 
-Expected<std::size_t, std::string> parse_byte_size(std::string_view text) {
+Expected<std::size_t, std::string> parse_byte_size(std::string_view text, std::size_t max) {
   std::size_t number = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
   const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
@@ -472,9 +519,13 @@ Expected<std::size_t, std::string> parse_byte_size(std::string_view text) {
   if (unit.empty()) shift = 0;
   if (unit == "k" || unit == "K") shift = 10;
   if (unit == "m" || unit == "M") shift = 20;
-  if (ec != std::errc() || shift == 64 || number == 0 || number > (std::size_t{1} << 30) >> shift) {
+  if (unit == "g" || unit == "G") shift = 30;
+  if (ec != std::errc() || shift == 64 || number == 0 || number > max >> shift) {
+    const std::string most = max % (std::size_t{1} << 30) == 0
+                                 ? std::to_string(max >> 30) + "g"
+                                 : std::to_string(max >> 20) + "m";
     return Unexpected("invalid size \"" + std::string(text) +
-                      "\" (bytes, or a number with k or m, at most 1g)");
+                      "\" (bytes, or a number with k, m or g, at most " + most + ")");
   }
   return number << shift;
 }

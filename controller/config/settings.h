@@ -59,6 +59,15 @@ struct Settings {
   std::chrono::seconds token_ttl{std::chrono::hours(24 * 7)};
   std::chrono::seconds secret_rotation{std::chrono::hours(24 * 30)};
   std::size_t max_body_bytes = 8 * 1024 * 1024;
+  // Deploys from source: the largest upload (written to disk as it arrives, never held in
+  // memory), what its tar may unpack to, builds at once on the engine, how long one may take,
+  // and how many built images are kept per app.
+  std::size_t upload_max_bytes = std::size_t{1} << 30;
+  std::size_t build_max_unpacked_bytes = std::size_t{4} << 30;
+  std::size_t build_max_entries = 50'000;
+  std::size_t build_concurrency = 1;
+  std::chrono::seconds build_timeout{std::chrono::hours(1)};
+  std::size_t build_keep_versions = 5;
   // The listener: request line and headers must arrive within this; connections in total and
   // per client address (trusted proxies count in the total only).
   std::chrono::seconds request_header_timeout{5};
@@ -120,8 +129,9 @@ Expected<Startup, std::string> load_settings(std::span<const std::string_view> a
 // "90", "90s", "15m", "12h", "7d" -> seconds (> 0).
 Expected<std::chrono::seconds, std::string> parse_duration(std::string_view text);
 
-// "512", "64k", "8m" -> bytes (> 0).
-Expected<std::size_t, std::string> parse_byte_size(std::string_view text);
+// "512", "64k", "8m", "1g" -> bytes (> 0), at most `max`.
+Expected<std::size_t, std::string> parse_byte_size(std::string_view text,
+                                                   std::size_t max = std::size_t{1} << 30);
 
 // A whole number from min to max.
 Expected<std::size_t, std::string> parse_count(std::string_view text, std::size_t min,

@@ -12,6 +12,23 @@ void BuildLogs::start(const std::string& app) {
   status.building = true;
 }
 
+void BuildLogs::resume(const std::string& app) {
+  std::lock_guard lock(mutex_);
+  auto& status = apps_[app];
+  status.building = true;
+  status.failed = false;
+}
+
+void BuildLogs::hold(const std::string& app) {
+  std::lock_guard lock(mutex_);
+  ++holds_[app];
+}
+
+void BuildLogs::release(const std::string& app) {
+  std::lock_guard lock(mutex_);
+  if (auto it = holds_.find(app); it != holds_.end() && --it->second <= 0) holds_.erase(it);
+}
+
 void BuildLogs::log(const std::string& app, const std::string& line) {
   std::lock_guard lock(mutex_);
   auto& status = apps_[app];
@@ -30,12 +47,15 @@ void BuildLogs::finish(const std::string& app, bool failed) {
 void BuildLogs::forget(const std::string& app) {
   std::lock_guard lock(mutex_);
   apps_.erase(app);
+  holds_.erase(app);
 }
 
 BuildStatus BuildLogs::status(const std::string& app) const {
   std::lock_guard lock(mutex_);
   auto it = apps_.find(app);
-  return it == apps_.end() ? BuildStatus{} : it->second;
+  BuildStatus status = it == apps_.end() ? BuildStatus{} : it->second;
+  if (holds_.count(app) != 0) status.building = true;
+  return status;
 }
 
 }  // namespace captain::deploy

@@ -26,6 +26,13 @@ class BuildLogs {
  public:
   // A deploy starts: clears the window, building = true, failed = false.
   void start(const std::string& app);
+  // A step of a deploy already under way (a queued build begins): building = true,
+  // failed = false, the window kept so a CLI following it misses no line.
+  void resume(const std::string& app);
+  // A deploy is queued: the app reads as building until release(), whatever finishes meanwhile
+  // (isAppBuilding is true from upload to rollout end).
+  void hold(const std::string& app);
+  void release(const std::string& app);
   void log(const std::string& app, const std::string& line);
   void finish(const std::string& app, bool failed);
   void forget(const std::string& app);  // the app was deleted
@@ -36,6 +43,7 @@ class BuildLogs {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, BuildStatus> apps_;
+  std::map<std::string, int> holds_;
 };
 
 }  // namespace captain::deploy

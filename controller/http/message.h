@@ -35,6 +35,9 @@ struct Request {
   std::multimap<std::string, std::string> params;  // the query, percent-decoded
   Headers headers;
   std::string body;
+  // A spooled body (RouteOptions::spool_dir): the file holding it. The handler may move it
+  // away; whatever is left there is removed once the answer is sent.
+  std::string body_file;
   std::string remote_addr;           // the TCP peer
   std::vector<std::string> matches;  // the route's regex captures; [0] is the whole path
 

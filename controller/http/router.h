@@ -27,6 +27,13 @@ using Handler = std::function<void(Request&, Response&)>;
 struct RouteOptions {
   Lane lane = Lane::quick;
   std::size_t body_limit = 0;  // 0: the server's default
+  // Non-empty: the body goes to a new file in this directory as it arrives (Request::body_file),
+  // never into memory; each read resets body_timeout, so a long upload that keeps moving lives.
+  std::string spool_dir;
+  // Runs on the route's pool once the header is in, before any of the body is read (and before
+  // `100 Continue`): false refuses the request with `res` as the answer, its body unread. So an
+  // unauthenticated client cannot make the listener take a large body.
+  std::function<bool(const Request&, Response&)> admit;
 };
 
 struct Route {

@@ -1,6 +1,11 @@
 #include "controller/http/server.h"
 
 #include <netdb.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -12,7 +17,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/file.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -172,6 +179,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       : server_(server), stream_(std::move(socket)), client_(std::move(client)) {}
 
   ~Session() {
+    discard_spool();
     server_.limits_.release(client_);
     server_.forget(this);
   }
@@ -259,8 +267,41 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     if (parser_->content_length() && *parser_->content_length() > limit) {
       return fail(413, "the request body is larger than " + std::to_string(limit) + " bytes");
     }
+    if (route_ != nullptr && route_->options.admit) return admit();
+    after_admission();
+  }
+
+  // The route's admission check runs on its pool (it may read the store); the body is read only
+  // once it says yes.
+  void admit() {
+    busy_ = true;
+    const Lane lane = route_->options.lane;
+    auto work = asio::make_work_guard(server_.io_);
+    asio::post(server_.pool_for(lane), [self = shared_from_this(), work = std::move(work)]() mutable {
+      auto res = std::make_shared<Response>();
+      bool admitted = false;
+      try {
+        admitted = self->route_->options.admit(self->req_, *res);
+      } catch (...) {
+        *res = Response{};
+        res->status = 500;
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, res, admitted, work = std::move(work)]() mutable {
+                   self->busy_ = false;
+                   if (admitted) {
+                     self->after_admission();
+                   } else {
+                     self->refuse(std::move(*res));
+                   }
+                   work.reset();
+                 });
+    });
+  }
+
+  void after_admission() {
     if (parser_->is_done()) return dispatch();
-    if (message.version() >= 11 && iequals(req_.headers.get("Expect"), "100-continue")) {
+    if (parser_->get().version() >= 11 && iequals(req_.headers.get("Expect"), "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       stream_.expires_after(server_.options_.write_timeout);
       asio::async_write(stream_, asio::buffer(kContinue),
@@ -274,6 +315,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_body() {
+    if (route_ != nullptr && !route_->options.spool_dir.empty()) return spool_body();
     buffer_.max_size(kReadAhead);
     stream_.expires_after(server_.options_.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
@@ -286,11 +328,60 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  void dispatch() {
-    req_.body = std::move(parser_->get().body());
-    const bool keep_alive =
-        parser_->get().keep_alive() && served_ + 1 < server_.options_.keep_alive_max_requests;
+  // The body goes to a new file in the route's spool directory, a read at a time.
+  void spool_body() {
+    std::string path = route_->options.spool_dir + "/upload-XXXXXX";
+    const int fd = ::mkstemp(path.data());
+    if (fd < 0) {
+      return fail(500, "cannot store the upload in " + route_->options.spool_dir + ": " +
+                           std::strerror(errno));
+    }
+    req_.body_file = path;
+    const std::size_t limit = route_->options.body_limit != 0 ? route_->options.body_limit
+                                                              : server_.options_.body_max_bytes;
+    spool_parser_.emplace(std::move(*parser_));
     parser_.reset();
+    spool_parser_->body_limit(limit);
+    beast::file file;
+    file.native_handle(fd);
+    error_code ec;
+    spool_parser_->get().body().reset(std::move(file), ec);
+    if (ec) return fail(500, "cannot store the upload: " + ec.message());
+    buffer_.max_size(kReadAhead);
+    continue_spool();
+  }
+
+  void continue_spool() {
+    if (spool_parser_->is_done()) {
+      spool_parser_->get().body().close();
+      return dispatch();
+    }
+    stream_.expires_after(server_.options_.body_timeout);
+    bhttp::async_read_some(stream_, buffer_, *spool_parser_,
+                           [self = shared_from_this()](error_code ec, std::size_t) {
+                             if (ec == bhttp::error::body_limit) {
+                               self->discard_spool();
+                               return self->fail(413, "the request body is larger than allowed");
+                             }
+                             if (ec) {
+                               self->discard_spool();
+                               return self->close();
+                             }
+                             self->continue_spool();
+                           });
+  }
+
+  void dispatch() {
+    bool keep_alive = false;
+    if (spool_parser_) {
+      keep_alive = spool_parser_->get().keep_alive();
+      spool_parser_.reset();
+    } else {
+      req_.body = std::move(parser_->get().body());
+      keep_alive = parser_->get().keep_alive();
+      parser_.reset();
+    }
+    keep_alive = keep_alive && served_ + 1 < server_.options_.keep_alive_max_requests;
     busy_ = true;
     const Lane lane = route_ != nullptr ? route_->options.lane : Lane::quick;
     // Keeps io_.run() going while the handler works on another thread.
@@ -301,10 +392,29 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                  self->server_.router_.handle(self->route_, self->req_, *res);
                  asio::post(self->stream_.get_executor(),
                             [self, res, keep_alive, work = std::move(work)]() mutable {
+                              self->discard_spool();
                               self->write(std::move(*res), !keep_alive);
                               work.reset();
                             });
                });
+  }
+
+  // A refusal by the route's admission check: its answer, then the connection closes (the
+  // body, if any, was never read).
+  void refuse(Response res) {
+    if (res.status >= 400 && res.body.empty()) server_.router_.fill_error(req_, res, {});
+    busy_ = true;
+    lingering_ = true;
+    write(std::move(res), true);
+  }
+
+  // Whatever the handler left of a spooled body.
+  void discard_spool() {
+    spool_parser_.reset();
+    if (!req_.body_file.empty()) {
+      ::unlink(req_.body_file.c_str());
+      req_.body_file.clear();
+    }
   }
 
   // Answers `status` and closes, reading (and discarding) what the client still sends for a
@@ -371,6 +481,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string client_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::file_body>> spool_parser_;  // a spooled body
   Request req_;
   const Route* route_ = nullptr;
   std::size_t served_ = 0;

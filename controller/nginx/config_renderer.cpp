@@ -198,6 +198,22 @@ std::string captain_body(const CheckedSettings& cs, bool with_acme) {
          " count=failures failure_if=$upstream_http_x_captain_login_failed;\n";
   out += "        proxy_hide_header X-Captain-Login-Failed;\n";
   out += proxy(api_extra);
+  out +=
+      "    }\n\n"
+      "    # Source uploads (caprover deploy): passed on as they arrive, never spooled by nginx,\n"
+      "    # within the controller's own upload_max; a larger one gets the API's envelope.\n"
+      "    location ~ ^/api/v2/user/apps/appData/[^/]+/?$ {\n";
+  out += api_limits;
+  out += "        client_max_body_size " + std::to_string(api.upload_max_bytes) + ";\n";
+  out += "        proxy_request_buffering off;\n";
+  out += "        error_page 413 = @captain_upload_too_large;\n";
+  out += proxy("        proxy_read_timeout " + std::to_string(api.read_timeout_seconds) + "s;\n" +
+               "        proxy_send_timeout " + std::to_string(api.read_timeout_seconds) + "s;\n");
+  out += "    }\n\n    location @captain_upload_too_large {\n";
+  out += "        default_type application/json;\n";
+  out += "        return 413 '{\"status\":1000,\"description\":\"The upload is larger than " +
+         std::to_string(api.upload_max_bytes) +
+         " bytes (the controller setting upload_max)\",\"data\":{}}';\n";
   out += "    }\n\n    location /api/ {\n";
   out += api_limits;
   out += proxy(api_extra);

@@ -93,6 +93,9 @@ Expected<CheckedSettings, RenderError> check_render_settings(RenderSettings in) 
   if (in.api.max_body_bytes < 1024 || in.api.max_body_bytes > (std::size_t{1} << 40)) {
     return fail("api.maxBodyBytes", "must be 1 KiB to 1 TiB");
   }
+  if (in.api.upload_max_bytes < 1024 || in.api.upload_max_bytes > (std::size_t{1} << 40)) {
+    return fail("api.uploadMaxBytes", "must be 1 KiB to 1 TiB");
+  }
   if (in.api.read_timeout_seconds < 1 || in.api.read_timeout_seconds > 86400) {
     return fail("api.readTimeoutSeconds", "must be 1 to 86400");
   }

@@ -49,6 +49,7 @@ struct ApiEdge {
   // controller's own back-off (5 in 15 minutes), enforced before the request reaches it.
   std::string login_failures = "5r/15m";
   std::size_t max_body_bytes = 8 * 1024 * 1024;  // the controller's max_body
+  std::size_t upload_max_bytes = std::size_t{1} << 30;  // the controller's upload_max
   int read_timeout_seconds = 660;                // a deploy that waits for its rollout
 };
 

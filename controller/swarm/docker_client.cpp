@@ -343,6 +343,102 @@ DockerResult<void> DockerClient::pull_image(
   return {};
 }
 
+DockerResult<void> DockerClient::build_image(
+    const std::string& tag, int context_fd, const std::string& dockerfile,
+    const std::map<std::string, std::string>& build_args,
+    const std::function<void(const std::string&)>& on_line, const std::function<bool()>& cancelled,
+    std::chrono::milliseconds timeout) {
+  auto version = api_version(Urgency::background);
+  if (!version) return Unexpected(version.error());
+  std::string prefix;
+  {
+    std::lock_guard lock(mutex_);
+    prefix = version_prefix_;
+  }
+  // rm=1, forcerm=1: no intermediate containers left behind, even after a failed step.
+  std::string path = prefix + "/build?t=" + url_encode(tag) +
+                     "&dockerfile=" + url_encode(dockerfile) + "&rm=1&forcerm=1";
+  if (!build_args.empty()) path += "&buildargs=" + url_encode(Json(build_args).dump());
+
+  std::string pending;  // reply bytes not yet a whole JSON line
+  std::string text;     // "stream" text not yet a whole line
+  std::optional<std::string> failure;
+  const auto emit_text = [&](bool flush) {
+    std::size_t at;
+    while ((at = text.find('\n')) != std::string::npos) {
+      std::string line = text.substr(0, at);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (on_line) on_line(line);
+      text.erase(0, at + 1);
+    }
+    if (flush && !text.empty()) {
+      if (on_line) on_line(text);
+      text.clear();
+    }
+  };
+  const auto take_line = [&](std::string_view raw) {
+    const Json line = Json::parse(raw, nullptr, false);
+    if (!line.is_object()) return;
+    if (auto stream = line.find("stream"); stream != line.end() && stream->is_string()) {
+      text += stream->get<std::string>();
+      emit_text(false);
+    }
+    if (auto error = line.find("error"); error != line.end() && error->is_string()) {
+      emit_text(true);
+      failure = error->get<std::string>();
+    }
+  };
+  StreamingCall call;
+  call.method = "POST";
+  call.path = path;
+  call.headers = {"Content-Type: application/x-tar"};
+  call.body_fd = context_fd;
+  call.cancelled = cancelled;
+  call.timeout = timeout;
+  call.on_data = [&](std::string_view data) {
+    pending.append(data);
+    std::size_t at;
+    while ((at = pending.find('\n')) != std::string::npos) {
+      take_line(std::string_view(pending).substr(0, at));
+      pending.erase(0, at + 1);
+    }
+    return true;
+  };
+  const auto started = Clock::now();
+  auto reply = transport_.stream(call);
+  const std::string_view outcome =
+      !reply ? to_string(reply.error().kind) : reply->status == 200 ? "ok" : "unexpected";
+  metrics_.record("build", outcome, Clock::now() - started);
+  if (!reply) return Unexpected(reply.error());
+  if (!pending.empty()) take_line(pending);
+  emit_text(true);
+  if (reply->status != 200) return Unexpected(unexpected_reply(*reply));
+  if (failure) {
+    DockerError error;
+    error.kind = DockerError::Kind::unexpected;
+    error.http_status = 200;
+    error.message = *failure;
+    return Unexpected(error);
+  }
+  return {};
+}
+
+DockerResult<Json> DockerClient::list_images(const std::string& reference, Urgency urgency) {
+  const std::string filters = Json{{"reference", Json::array({reference})}}.dump();
+  return call_json(
+      {"images", "GET", "/images/json?filters=" + url_encode(filters), nullptr, true, urgency});
+}
+
+DockerResult<bool> DockerClient::remove_image(const std::string& image, Urgency urgency) {
+  auto removed =
+      call_json({"images", "DELETE", "/images/" + url_encode(image), nullptr, true, urgency});
+  if (!removed) {
+    if (removed.error().kind == DockerError::Kind::not_found) return false;
+    return Unexpected(removed.error());
+  }
+  return true;
+}
+
 DockerResult<bool> DockerClient::remove_volume(const std::string& name, Urgency urgency) {
   auto removed =
       call_json({"volumes", "DELETE", "/volumes/" + url_encode(name), nullptr, true, urgency});

@@ -97,6 +97,21 @@ class DockerClient {
   // stream are errors here. Calls `progress` with each status line worth showing a user.
   DockerResult<void> pull_image(const std::string& image,
                                 const std::function<void(const std::string&)>& progress);
+  // POST /build: builds `tag` from the tar context read from `context_fd` until EOF, with the
+  // Dockerfile at `dockerfile` inside it and `build_args` as --build-arg. Each output line goes
+  // to `on_line` as it arrives; a failing step (reported inside the stream) is an error whose
+  // message is Docker's ("The command '/bin/sh -c false' returned a non-zero code: 1").
+  DockerResult<void> build_image(const std::string& tag, int context_fd,
+                                 const std::string& dockerfile,
+                                 const std::map<std::string, std::string>& build_args,
+                                 const std::function<void(const std::string&)>& on_line,
+                                 const std::function<bool()>& cancelled,
+                                 std::chrono::milliseconds timeout);
+  // Images whose reference matches `reference` (a filter such as "img-captain--web"), as
+  // GET /images/json returns them.
+  DockerResult<Json> list_images(const std::string& reference, Urgency urgency);
+  // false when there was no such image; conflict while a container uses it.
+  DockerResult<bool> remove_image(const std::string& image, Urgency urgency);
   // false when there was no such volume; conflict while a container still uses it.
   DockerResult<bool> remove_volume(const std::string& name, Urgency urgency);
 

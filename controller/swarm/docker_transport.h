@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,20 @@ struct HttpCall {
   std::chrono::milliseconds timeout{30'000};
 };
 
+// A call whose request body is read from a file descriptor until EOF (sent chunked) and whose
+// reply is handed over as it arrives: an image build (context in, progress out).
+struct StreamingCall {
+  std::string_view method;
+  std::string path;
+  std::vector<std::string> headers;
+  int body_fd = -1;
+  // Each piece of the reply body as it arrives; false aborts the transfer.
+  std::function<bool(std::string_view)> on_data;
+  // Asked about once a second; true aborts the transfer (the controller is stopping).
+  std::function<bool()> cancelled;
+  std::chrono::milliseconds timeout{3'600'000};
+};
+
 class DockerTransport {
  public:
   // Calls curl_global_init once per process (thread-safe since curl 7.84; Debian 12 has 7.88).
@@ -33,6 +48,9 @@ class DockerTransport {
   // Any HTTP status is a reply; only a failure to talk to the daemon is an error
   // (DockerError::Kind::unreachable or timeout, with curl's message).
   Expected<HttpReply, DockerError> send(const HttpCall& call) const;
+  // The reply's status; its body went to call.on_data (the first 64 KiB of an error reply are
+  // also in HttpReply::body, for the message).
+  Expected<HttpReply, DockerError> stream(const StreamingCall& call) const;
 
   const std::string& socket_path() const { return socket_path_; }
 

@@ -91,7 +91,7 @@ TEST(HttpRouter, MatchesByMethodAndWholePathWithCaptures) {
     res.set_content("app " + req.matches[1], "text/plain");
   });
   router.post("/apps/([a-z]+)", [](Request&, Response& res) { res.status = 201; },
-              {Lane::slow, 1024});
+              {Lane::slow, 1024, {}, {}});
   router.get("/boom", [](Request&, Response&) { throw std::runtime_error("no"); });
   router.set_error_handler([](const Request&, Response& res, std::string_view detail) {
     res.set_content("error " + std::to_string(res.status) + " " + std::string(detail),
