@@ -19,7 +19,8 @@ import pytest
 
 from captain_stack import Stack
 from conftest import wait_until
-from test_caprover_cli import MACHINE, Cli
+from netns import NetNs
+from test_caprover_cli import ANSI, CLI, MACHINE, Cli
 from test_controller_api import PASSWORD
 
 WEB = "captain-test/web:1"
@@ -307,3 +308,53 @@ def test_uploads_are_authenticated_before_the_body_and_bounded(src):
         api.token = token
     assert (status, envelope["status"]) == (200, 1106), envelope
     assert list((src.data_dir / "builds" / "uploads").iterdir()) == []
+
+
+def test_app_tokens_deploy_their_app_and_nothing_else(src):
+    """CapRover's appDeployTokenConfig: what CI runs (`caprover deploy --appToken`). The CLI
+    then insists on a URL (whose port it drops) and does not follow the build log, so it runs
+    in a namespace of its own where captain.<root>:80 is relayed to the controller."""
+    api, cli = src.api, src.cli
+    for app in ("tok", "tok-other"):
+        api.v2("POST", "/user/apps/appDefinitions/register", {"appName": app})
+    api.v2("POST", "/user/apps/appDefinitions/update",
+           {"appName": "tok", "appDeployTokenConfig": {"enabled": True}})
+    config = api.apps()["tok"]["appDeployTokenConfig"]
+    token = config["appDeployToken"]
+    assert config["enabled"] and len(token) == 32, config
+    assert api.apps()["tok-other"]["appDeployTokenConfig"] == {"enabled": False}
+
+    (cli.cwd / "app.tar").write_bytes(make_tar(web_source("via app token\n")))
+    with NetNs(hosts={"captain.tok.test": "127.0.0.1"}) as ns:
+        ns.forward(80, api.port)
+        done = subprocess.run(ns.wrap([CLI, "deploy", "-u", "http://captain.tok.test",
+                                       "--appToken", token, "-a", "tok", "-t", "app.tar"]),
+                              env=cli.env, cwd=cli.cwd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    out = ANSI.sub("", done.stdout.decode(errors="replace"))
+    assert done.returncode == 0, cli.explain("deploy --appToken", done.returncode, out)
+    assert "using app token is in progress" in out, out
+    src.served("tok", "via app token\n")
+
+    def with_app_token(method, path, body=None, **kw):
+        return api.call(method, path, body, token="",
+                        headers={"x-captain-app-token": token, **kw.pop("headers", {})}, **kw)
+    ctype, body = multipart({"sourceFile": make_tar(web_source("never\n"))})
+    # Another app's deploy, any other endpoint, the build log: refused.
+    for path in ("/api/v2/user/apps/appData/tok-other?detached=1",):
+        status, envelope = with_app_token("POST", path, raw_body=body,
+                                          headers={"Content-Type": ctype})
+        assert (status, envelope["status"]) == (200, 1106), envelope
+    for method, path in (("GET", "/api/v2/user/apps/appDefinitions"),
+                         ("GET", "/api/v2/user/apps/appData/tok"),
+                         ("POST", "/api/v2/user/apps/appDefinitions/delete")):
+        status, envelope = with_app_token(method, path, {"appName": "tok"})
+        assert envelope["status"] == 1106, (method, path, envelope)
+    assert set(api.apps()) == {"tok", "tok-other"}
+    # Disabled: the token is gone and no longer deploys.
+    api.v2("POST", "/user/apps/appDefinitions/update",
+           {"appName": "tok", "appDeployTokenConfig": {"enabled": False}})
+    status, envelope = with_app_token("POST", "/api/v2/user/apps/appData/tok?detached=1",
+                                      raw_body=body, headers={"Content-Type": ctype})
+    assert envelope["status"] == 1106, envelope
+    assert api.apps()["tok"]["appDeployTokenConfig"] == {"enabled": False}

@@ -84,7 +84,9 @@ void ApiRouter::post(const std::string& route, const std::string& pattern, Handl
 }
 
 void ApiRouter::upload(const std::string& route, const std::string& pattern, Handler handler,
-                       http::Lane lane, std::size_t body_limit, std::string spool_dir) {
+                       http::Lane lane, std::size_t body_limit, std::string spool_dir,
+                       AppTokenCheck app_token) {
+  if (app_token) app_token_routes_["POST " + route] = std::move(app_token);
   http::RouteOptions options{lane, body_limit, std::move(spool_dir), {}};
   options.admit = [this, route](const http::Request& req, http::Response& res) {
     const auto started = std::chrono::steady_clock::now();
@@ -104,10 +106,18 @@ std::optional<ApiResult> ApiRouter::precheck(const std::string& route, const Cal
       call.req.get_header_value("x-namespace") != kNamespace) {
     return failure(ApiStatus::generic_error, "Namespace unknown");
   }
-  if (route.starts_with(kUserPrefix)) {
-    if (auto refused = authenticate_(call)) return refused;
+  if (!route.starts_with(kUserPrefix)) return std::nullopt;
+  const auto app_token = app_token_routes_.find(call.req.method + " " + route);
+  if (app_token != app_token_routes_.end() && !call.req.has_header("x-captain-auth") &&
+      call.req.has_header("x-captain-app-token")) {
+    if (app_token->second(call.path_part(1), call.req.get_header_value("x-captain-app-token"))) {
+      return std::nullopt;
+    }
+    return failure(ApiStatus::auth_token_invalid,
+                   "App token is not valid for " + call.path_part(1) +
+                       " (enable appDeployTokenConfig and use its appDeployToken)");
   }
-  return std::nullopt;
+  return authenticate_(call);
 }
 
 void ApiRouter::add(const std::string& method, const std::string& route, const std::string& pattern,

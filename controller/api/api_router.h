@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -39,6 +40,9 @@ using Handler = std::function<ApiResult(Call&)>;
 // Checks x-captain-auth; nullopt when the caller may proceed, else the refusal to send.
 using Authenticator = std::function<std::optional<ApiResult>(const Call&)>;
 
+// Whether `token` (x-captain-app-token) is the deploy token of `app`.
+using AppTokenCheck = std::function<bool(const std::string& app, const std::string& token)>;
+
 class ApiRouter {
  public:
   ApiRouter(http::Router& http, ApiMetrics& metrics, logging::JsonLog& log,
@@ -58,8 +62,11 @@ class ApiRouter {
   // A POST route whose body (a multipart source upload, or JSON) is spooled to a file in
   // `spool_dir` as it arrives, up to `body_limit` bytes. The namespace and the token are checked
   // before any of the body is read, so only an authenticated client can send a large one.
+  // `app_token`: a request without x-captain-auth may instead carry the deploy token of the app
+  // its path names (the first capture), as CapRover's CI deploys do.
   void upload(const std::string& route, const std::string& pattern, Handler handler,
-              http::Lane lane, std::size_t body_limit, std::string spool_dir);
+              http::Lane lane, std::size_t body_limit, std::string spool_dir,
+              AppTokenCheck app_token = {});
 
   // Registers the catch-alls; call after every route: /api/<other version>/... answers 1000
   // "This captain instance only accepts API v2", an unknown /api/v2/user/... path checks the
@@ -82,6 +89,7 @@ class ApiRouter {
   ApiMetrics& metrics_;
   logging::JsonLog& log_;
   Authenticator authenticate_;
+  std::map<std::string, AppTokenCheck> app_token_routes_;  // by "METHOD route"
   std::vector<config::Cidr> trusted_proxies_;
 };
 

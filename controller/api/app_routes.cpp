@@ -7,6 +7,7 @@
 #include "controller/api/stored_app.h"
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
+#include "controller/auth/secrets.h"
 #include "controller/deploy/desired_state.h"
 #include "controller/store/app_store.h"
 #include "controller/store/system_store.h"
@@ -126,6 +127,11 @@ ApiResult update_app(ApiServices& services, Call& call) {
                                  "Cannot force SSL without at least one SSL-enabled domain!");
                  }
                  return refuse(ApiStatus::illegal_parameter, updated.error().message);
+               }
+               if (updated->deploy_token_enabled && updated->deploy_token.empty()) {
+                 auto token = auth::random_secret(24);  // 32 characters, as CapRover's
+                 if (!token) return refuse(ApiStatus::generic_error, token.error());
+                 updated->deploy_token = *token;
                }
                if (services.nginx_check && nginx_sees_change(*current, *updated)) {
                  if (auto refused = services.nginx_check(tx, *updated)) {

@@ -1,5 +1,7 @@
 #include "controller/api/deploy_routes.h"
 
+#include <openssl/crypto.h>
+
 #include "controller/api/mutation.h"
 #include "controller/api/stored_app.h"
 #include "controller/apps/app_definition.h"
@@ -228,6 +230,20 @@ ApiResult deploy(ApiServices& services, Call& call) {
   return deploy_source(services, call, name, std::move(*request));
 }
 
+// Whether `token` is `app`'s enabled deploy token, compared in constant time.
+bool deploy_token_matches(ApiServices& services, const std::string& app,
+                          const std::string& token) {
+  auto expected = services.db.read([&](store::Transaction& tx) -> store::Result<std::string> {
+    auto record = store::AppStore().get(tx, app);
+    if (!record) return Unexpected(record.error());
+    auto definition = apps::from_json(record->definition);
+    if (!definition || !definition->deploy_token_enabled) return std::string();
+    return definition->deploy_token;
+  });
+  if (!expected || expected->empty() || expected->size() != token.size()) return false;
+  return CRYPTO_memcmp(expected->data(), token.data(), token.size()) == 0;
+}
+
 ApiResult build_status(ApiServices& services, Call& call) {
   const std::string name = call.path_part(1);
   auto exists = services.db.read([&](store::Transaction& tx) -> store::Result<bool> {
@@ -254,7 +270,10 @@ void register_deploy_routes(ApiRouter& router, ApiServices& services) {
   router.upload(
       "/user/apps/appData/:app", kAppDataPattern,
       [&services](Call& call) { return deploy(services, call); }, http::Lane::slow,
-      services.settings.upload_max_bytes, services.builder.options().builds_dir + "/uploads");
+      services.settings.upload_max_bytes, services.builder.options().builds_dir + "/uploads",
+      [&services](const std::string& app, const std::string& token) {
+        return deploy_token_matches(services, app, token);
+      });
   router.get("/user/apps/appData/:app", kAppDataPattern,
              [&services](Call& call) { return build_status(services, call); });
 }

@@ -48,6 +48,13 @@ json tags_json(const std::vector<std::string>& tags) {
   return out;
 }
 
+// CapRover's shape: the token only while enabled.
+json deploy_token_json(const AppDefinition& app) {
+  json out = {{"enabled", app.deploy_token_enabled}};
+  if (app.deploy_token_enabled) out["appDeployToken"] = app.deploy_token;
+  return out;
+}
+
 // CapRover's version entry; `with_image_name` adds our requested image for storage.
 json versions_json(const std::vector<AppVersion>& versions, bool with_image_name) {
   json out = json::array();
@@ -154,6 +161,16 @@ class FieldReader {
       }
     }
   }
+  // Calls `read_fields(reader)` for an object field.
+  template <class F>
+  void each_object(const char* key, F&& read_fields) {
+    const json* v = find(key);
+    if (!v) return;
+    if (!v->is_object()) return fail(key, "an object");
+    FieldReader inner(*v, prefix_ + key + ".");
+    read_fields(inner);
+    if (!inner.ok() && ok()) error_ = inner.error();
+  }
   // Calls `each(element, reader)` for every object in an array field.
   template <class F>
   void each(const char* key, F&& each_element) {
@@ -202,7 +219,7 @@ nlohmann::json to_caprover_json(const AppDefinition& app, bool is_app_building) 
   out["customNginxConfig"] = app.custom_nginx_config;
   out["preDeployFunction"] = "";
   out["serviceUpdateOverride"] = "";
-  out["appDeployTokenConfig"] = {{"enabled", false}};
+  out["appDeployTokenConfig"] = deploy_token_json(app);
   // Added by CapRover's list handler rather than stored.
   out["isAppBuilding"] = is_app_building;
   out["isLegacyAppName"] = false;
@@ -215,6 +232,7 @@ nlohmann::json to_json(const AppDefinition& app) {
   out["cache"] = app.cache;
   out["headerPolicy"] = app.header_policy;
   out["customNginxConfig"] = app.custom_nginx_config;
+  out["appDeployTokenConfig"] = deploy_token_json(app);
   return out;
 }
 
@@ -277,6 +295,10 @@ Expected<AppDefinition, std::string> from_json(const nlohmann::json& stored) {
   r.read("cache", app.cache);
   r.read("headerPolicy", app.header_policy);
   r.read("customNginxConfig", app.custom_nginx_config);
+  r.each_object("appDeployTokenConfig", [&](FieldReader& e) {
+    e.read("enabled", app.deploy_token_enabled);
+    e.read("appDeployToken", app.deploy_token);
+  });
   if (!r.ok()) return Unexpected(r.error());
   return app;
 }

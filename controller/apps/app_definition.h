@@ -77,6 +77,10 @@ struct AppDefinition {
   // CapRover's customNginxConfig. Ours is nginx text included inside the app's server block
   // (not CapRover's whole-server template); checked by nginx -t before it is stored.
   std::string custom_nginx_config;
+  // CapRover's appDeployTokenConfig: a token (x-captain-app-token) that may deploy this app and
+  // do nothing else. Empty while disabled; the API fills a random one when enabled without one.
+  bool deploy_token_enabled = false;
+  std::string deploy_token;
 
   // Ours. Empty rate_limit / header_policy mean "none" / "the default policy".
   std::optional<std::string> rate_limit;  // nginx-style rate, e.g. "10r/s"

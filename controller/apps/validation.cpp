@@ -1,5 +1,6 @@
 #include "controller/apps/validation.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <utility>
@@ -539,6 +540,36 @@ Validated<std::string> validate_volume_name(std::string_view name, std::string_v
   return std::string(name);
 }
 
+// CapRover's appDeployTokenConfig {enabled, appDeployToken?}: disabled drops the token; enabled
+// keeps the given one (or the current one; an empty one is filled by the API with a random
+// token). A given token must be long enough not to be guessed.
+Problem read_deploy_token_config(const json& value, AppDefinition& app) {
+  if (value.is_null()) return std::nullopt;
+  constexpr std::string_view kField = "appDeployTokenConfig";
+  if (!value.is_object()) return invalid(kField, "must be an object").error();
+  bool enabled = false;
+  if (auto p = read_bool(value.contains("enabled") ? value["enabled"] : json(false),
+                         "appDeployTokenConfig.enabled", enabled)) {
+    return p;
+  }
+  std::string token = app.deploy_token;
+  if (auto it = value.find("appDeployToken"); it != value.end() && !it->is_null()) {
+    if (auto p = read_string(*it, "appDeployTokenConfig.appDeployToken", 256, token)) return p;
+    const bool printable = std::all_of(token.begin(), token.end(), [](char c) {
+      return c > ' ' && c < 127;
+    });
+    if (!token.empty() && (token.size() < 16 || !printable)) {
+      return invalid("appDeployTokenConfig.appDeployToken",
+                     "must be 16 to 256 printable characters without spaces, or empty for a "
+                     "random one")
+          .error();
+    }
+  }
+  app.deploy_token_enabled = enabled;
+  app.deploy_token = enabled ? token : std::string();
+  return std::nullopt;
+}
+
 Validated<std::string> validate_rate_limit(std::string_view rate) {
   if (auto problem = validation::rate_problem(rate); !problem.empty()) {
     return invalid("rateLimit", problem);
@@ -589,6 +620,7 @@ Validated<AppDefinition> apply_update(const AppDefinition& current, const json& 
       read_header_policy(field("headerPolicy"), app.header_policy),
       read_string(field("customNginxConfig"), "customNginxConfig", kMaxCustomNginxConfigLength,
                   app.custom_nginx_config),
+      read_deploy_token_config(field("appDeployTokenConfig"), app),
   };
   for (auto& p : problems) {
     if (p) return Unexpected(std::move(*p));

@@ -289,6 +289,30 @@ TEST(ApplyUpdate, AbsentAndNullFieldsKeepTheirValues) {
   EXPECT_EQ(app->description, "kept");
 }
 
+TEST(ApplyUpdate, DeployTokenConfig) {
+  // Enabled without a token: the API fills a random one; a given one is kept.
+  auto app = update(json{{"appDeployTokenConfig", {{"enabled", true}}}});
+  ASSERT_TRUE(app) << error_of(app);
+  EXPECT_TRUE(app->deploy_token_enabled);
+  EXPECT_EQ(app->deploy_token, "");
+  app = update(json{{"appDeployTokenConfig",
+                     {{"enabled", true}, {"appDeployToken", "0123456789abcdef0123"}}}});
+  ASSERT_TRUE(app) << error_of(app);
+  EXPECT_EQ(app->deploy_token, "0123456789abcdef0123");
+  // Disabled: the token goes.
+  AppDefinition current = *app;
+  app = apply_update(current, json{{"appDeployTokenConfig", {{"enabled", false}}}});
+  ASSERT_TRUE(app);
+  EXPECT_FALSE(app->deploy_token_enabled);
+  EXPECT_EQ(app->deploy_token, "");
+  // Too short to be a secret, or not an object.
+  EXPECT_EQ(update(json{{"appDeployTokenConfig", {{"enabled", true}, {"appDeployToken", "abc"}}}})
+                .error()
+                .field,
+            "appDeployTokenConfig.appDeployToken");
+  EXPECT_FALSE(update(json{{"appDeployTokenConfig", true}}));
+}
+
 TEST(ApplyUpdate, UnknownFieldsAreIgnored) {
   auto app = update(json{{"somethingNew", 1}, {"httpAuth", {{"user", "x"}}}, {"versions", 7}});
   ASSERT_TRUE(app);
