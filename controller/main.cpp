@@ -21,6 +21,7 @@
 #include "controller/api/api_services.h"
 #include "controller/api/app_routes.h"
 #include "controller/api/deploy_routes.h"
+#include "controller/api/image_routes.h"
 #include "controller/api/error_responses.h"
 #include "controller/api/health.h"
 #include "controller/api/login_routes.h"
@@ -224,6 +225,7 @@ int run(int argc, char** argv) {
   builder_options.build_timeout = settings.build_timeout;
   builder_options.keep_versions = static_cast<int>(settings.build_keep_versions);
   captain::deploy::Builder builder(docker, **db, builds, audit, log, deployer, builder_options);
+  captain::deploy::ImageCatalog images(docker, **db);
 
   // Certificates: issued and renewed through lego, kept where lego keeps them.
   captain::tls::CertificateStore certificate_store(std::filesystem::path(settings.data_dir) /
@@ -315,7 +317,8 @@ int run(int argc, char** argv) {
 
   captain::api::ApiServices services{**db,     **sessions, audit,   metrics, builds,
                                      settings, log,        app_list, deployer, builder,
-                                     {},       {},         {},       {},       {}};
+                                     images,   {},         {},       {},       {},
+                                     {}};
   if (nginx) {
     services.nginx_changed = [&nginx] { nginx->request_render(); };
     services.nginx_check = [&nginx](captain::store::Transaction& tx,
@@ -368,6 +371,7 @@ int run(int argc, char** argv) {
   captain::api::register_system_routes(router, services);
   captain::api::register_app_routes(router, services);
   captain::api::register_deploy_routes(router, services);
+  captain::api::register_image_routes(router, services);
   router.finish();
 
   if (auto bound = server.bind(settings.listen); !bound) {

@@ -358,3 +358,52 @@ def test_app_tokens_deploy_their_app_and_nothing_else(src):
                                       raw_body=body, headers={"Content-Type": ctype})
     assert envelope["status"] == 1106, envelope
     assert api.apps()["tok"]["appDeployTokenConfig"] == {"enabled": False}
+
+
+def test_versions_redeploy_an_older_image_and_unused_images_are_cleaned(src, swarm):
+    api = src.api
+    api.v2("POST", "/user/apps/appDefinitions/register", {"appName": "vers"})
+    for body in ("v0\n", "v1\n"):
+        status, envelope = upload(api, "vers", make_tar(web_source(body)), detached=False)
+        assert envelope["status"] == 100, envelope
+    src.served("vers", "v1\n")
+
+    def unused(limit):
+        data = api.v2("GET", f"/user/apps/appDefinitions/unusedImages?mostRecentLimit={limit}")
+        return {tag: image["id"] for image in data["data"]["unusedImages"]
+                for tag in image["tags"]}
+    assert "img-captain--vers:0" in unused(0) and "img-captain--vers:1" not in unused(0)
+    assert "img-captain--vers:0" not in unused(1)
+    assert not any(tag.startswith("captain-test/") for tag in unused(0))  # not the apps' own
+
+    # An older version again, by its image: a new version, no build.
+    envelope = api.v2("POST", "/user/apps/appData/vers", {"captainDefinitionContent": json.dumps(
+        {"schemaVersion": 2, "imageName": "img-captain--vers:0"}), "gitHash": ""})
+    assert envelope["status"] == 100, envelope
+    src.served("vers", "v0\n")
+    app = api.apps()["vers"]
+    assert [(v["version"], v.get("deployedImageName")) for v in app["versions"]] == [
+        (0, "img-captain--vers:0"), (1, "img-captain--vers:1"), (2, "img-captain--vers:0")], app
+
+    stale = unused(0)
+    assert "img-captain--vers:1" in stale and "img-captain--vers:0" not in stale
+    # Swarm stops the old task's container after the rollout (busybox httpd waits out the
+    # 10 s grace period): until then the engine refuses, and the answer says why (102).
+    def deleted():
+        envelope = api.v2("POST", "/user/apps/appDefinitions/deleteImages",
+                          {"imageIds": [stale["img-captain--vers:1"]]})
+        if envelope["status"] == 102:
+            assert "being used by" in envelope["description"], envelope
+            return None
+        return envelope
+    envelope = wait_until(deleted, "the old version's image to be deletable", 60, interval=1)
+    assert (envelope["status"], envelope["description"]) == (100, "Images Deleted."), envelope
+    assert swarm.docker("image", "inspect", "img-captain--vers:1", check=False).returncode != 0
+    # An image that is not an unused image of the apps is left alone, and the answer says so.
+    base_id = swarm.docker("image", "inspect", "-f", "{{.Id}}", WEB).stdout.strip()
+    envelope = api.v2("POST", "/user/apps/appDefinitions/deleteImages", {"imageIds": [base_id]})
+    assert envelope["status"] == 102 and "not an unused image" in envelope["description"]
+    assert swarm.docker("image", "inspect", WEB, check=False).returncode == 0
+    status, envelope = api.call("GET", "/api/v2/user/apps/appDefinitions/unusedImages"
+                                       "?mostRecentLimit=-1")
+    assert envelope["status"] == 1110, envelope

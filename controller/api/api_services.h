@@ -17,6 +17,7 @@
 #include "controller/deploy/build_log.h"
 #include "controller/deploy/builder.h"
 #include "controller/deploy/deployer.h"
+#include "controller/deploy/image_catalog.h"
 #include "controller/log/json_log.h"
 #include "controller/store/sqlite.h"
 
@@ -33,6 +34,7 @@ struct ApiServices {
   AppListCache& app_list;      // invalidated after every committed change
   deploy::Deployer& deployer;  // makes Swarm follow the store
   deploy::Builder& builder;    // builds images from uploaded source
+  deploy::ImageCatalog& images;  // the apps' unused images
   // nginx: told after every committed change; asked before an app change that nginx would
   // see is stored (nullopt: fine, else nginx's refusal for 1116). Unset when nginx_reload=off.
   std::function<void()> nginx_changed;

@@ -424,14 +424,18 @@ DockerResult<void> DockerClient::build_image(
 }
 
 DockerResult<Json> DockerClient::list_images(const std::string& reference, Urgency urgency) {
-  const std::string filters = Json{{"reference", Json::array({reference})}}.dump();
-  return call_json(
-      {"images", "GET", "/images/json?filters=" + url_encode(filters), nullptr, true, urgency});
+  std::string path = "/images/json";
+  if (!reference.empty()) {
+    path += "?filters=" + url_encode(Json{{"reference", Json::array({reference})}}.dump());
+  }
+  return call_json({"images", "GET", path, nullptr, true, urgency});
 }
 
-DockerResult<bool> DockerClient::remove_image(const std::string& image, Urgency urgency) {
-  auto removed =
-      call_json({"images", "DELETE", "/images/" + url_encode(image), nullptr, true, urgency});
+DockerResult<bool> DockerClient::remove_image(const std::string& image, Urgency urgency,
+                                              bool force) {
+  auto removed = call_json({"images", "DELETE",
+                            "/images/" + url_encode(image) + (force ? "?force=1" : ""), nullptr,
+                            true, urgency});
   if (!removed) {
     if (removed.error().kind == DockerError::Kind::not_found) return false;
     return Unexpected(removed.error());

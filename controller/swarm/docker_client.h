@@ -107,11 +107,12 @@ class DockerClient {
                                  const std::function<void(const std::string&)>& on_line,
                                  const std::function<bool()>& cancelled,
                                  std::chrono::milliseconds timeout);
-  // Images whose reference matches `reference` (a filter such as "img-captain--web"), as
-  // GET /images/json returns them.
+  // Images whose reference matches `reference` (a filter such as "img-captain--web"; empty:
+  // every image), as GET /images/json returns them.
   DockerResult<Json> list_images(const std::string& reference, Urgency urgency);
-  // false when there was no such image; conflict while a container uses it.
-  DockerResult<bool> remove_image(const std::string& image, Urgency urgency);
+  // false when there was no such image; conflict while a container uses it (with `force`:
+  // only a running one, a stopped one loses its image).
+  DockerResult<bool> remove_image(const std::string& image, Urgency urgency, bool force = false);
   // false when there was no such volume; conflict while a container still uses it.
   DockerResult<bool> remove_volume(const std::string& name, Urgency urgency);
 
