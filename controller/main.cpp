@@ -22,6 +22,7 @@
 #include "controller/api/app_routes.h"
 #include "controller/api/deploy_routes.h"
 #include "controller/api/image_routes.h"
+#include "controller/api/webhook_routes.h"
 #include "controller/api/error_responses.h"
 #include "controller/api/health.h"
 #include "controller/api/login_routes.h"
@@ -372,6 +373,7 @@ int run(int argc, char** argv) {
   captain::api::register_app_routes(router, services);
   captain::api::register_deploy_routes(router, services);
   captain::api::register_image_routes(router, services);
+  captain::api::register_webhook_routes(router, services);
   router.finish();
 
   if (auto bound = server.bind(settings.listen); !bound) {

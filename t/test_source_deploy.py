@@ -13,12 +13,14 @@ import json
 import os
 import subprocess
 import tarfile
+import time
+import urllib.parse
 import uuid
 
 import pytest
 
 from captain_stack import Stack
-from conftest import wait_until
+from conftest import free_port, wait_for_port, wait_until
 from netns import NetNs
 from test_caprover_cli import ANSI, CLI, MACHINE, Cli
 from test_controller_api import PASSWORD
@@ -407,3 +409,80 @@ def test_versions_redeploy_an_older_image_and_unused_images_are_cleaned(src, swa
     status, envelope = api.call("GET", "/api/v2/user/apps/appDefinitions/unusedImages"
                                        "?mostRecentLimit=-1")
     assert envelope["status"] == 1110, envelope
+
+
+def test_push_webhook_builds_the_tracked_branch_from_git(src, tmp_path):
+    """CapRover's appPushWebhook against a real git server on loopback (git daemon), with the
+    payloads GitHub (JSON and form), GitLab and Bitbucket send."""
+    api = src.api
+    repos, work = tmp_path / "repos", tmp_path / "work"
+    repos.mkdir()
+    work.mkdir()
+    for name, data in web_source("from webhook v1\n").items():
+        (work / name).write_bytes(data)
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", ".")
+    git(work, "commit", "-q", "-m", "v1")
+    git(tmp_path, "clone", "-q", "--bare", str(work), str(repos / "site.git"))
+    port = free_port()
+    daemon = subprocess.Popen(["git", "daemon", "--export-all", "--reuseaddr",
+                               f"--base-path={repos}", "--listen=127.0.0.1", f"--port={port}",
+                               str(repos)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for_port(port, time.monotonic() + 10, daemon)
+        api.v2("POST", "/user/apps/appDefinitions/register", {"appName": "hooked"})
+        api.v2("POST", "/user/apps/appDefinitions/update", {"appName": "hooked", "appPushWebhook": {
+            "repoInfo": {"repo": f"git://127.0.0.1:{port}/site.git", "branch": "main",
+                         "user": "", "password": ""}}})
+        hook = api.apps()["hooked"]["appPushWebhook"]
+        token = hook["pushWebhookToken"]
+        assert len(token) == 32 and hook["repoInfo"]["branch"] == "main", hook
+        url = f"/api/v2/user/apps/webhooks/triggerbuild?namespace=captain&token={token}"
+
+        def hook_call(body, token_url=url, **headers):
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+            return api.call("POST", token_url, raw_body=raw, token="", headers=headers)
+
+        # A bad token: an HTTP error, so the sender shows a failed delivery.
+        status, envelope = hook_call({"ref": "refs/heads/main"},
+                                     url.replace(token, "x" * 32), **{"X-GitHub-Event": "push"})
+        assert status == 401 and envelope["status"] == 1106, (status, envelope)
+        # A push to another branch (GitHub) or a tag (GitLab): nothing is built.
+        status, envelope = hook_call({"ref": "refs/heads/other"}, **{"X-GitHub-Event": "push"})
+        assert (status, envelope["status"]) == (200, 100) and "ignored" in envelope["description"]
+        status, envelope = hook_call({"ref": "refs/tags/v1"}, **{"X-Gitlab-Event": "Push Hook"})
+        assert "ignored" in envelope["description"], envelope
+        assert api.apps()["hooked"]["versions"] == []
+
+        # GitLab's push to main: fetched, built, deployed.
+        status, envelope = hook_call({"ref": "refs/heads/main"}, **{"X-Gitlab-Event": "Push Hook"})
+        assert (status, envelope["status"]) == (200, 100), envelope
+        assert envelope["description"] == "Build webhook has triggered"
+        src.served("hooked", "from webhook v1\n")
+        first = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        assert finished(api, "hooked")["isBuildFailed"] is False
+        assert api.apps()["hooked"]["versions"][0]["gitHash"] == first
+
+        # A new commit, announced by GitHub as a form (payload=...), then Bitbucket's shape.
+        (work / "index.html").write_text("from webhook v2\n")
+        git(work, "commit", "-q", "-am", "v2")
+        git(work, "push", "-q", str(repos / "site.git"), "main")
+        form = ("payload=" + urllib.parse.quote(json.dumps({"ref": "refs/heads/main"}))).encode()
+        status, envelope = hook_call(form, **{"X-GitHub-Event": "push",
+                                              "Content-Type": "application/x-www-form-urlencoded"})
+        assert envelope["status"] == 100, envelope
+        src.served("hooked", "from webhook v2\n")
+        finished(api, "hooked")
+        status, envelope = hook_call(
+            {"push": {"changes": [{"new": {"type": "branch", "name": "main"}}]}},
+            **{"X-Event-Key": "repo:push", "X-Request-UUID": "1", "X-Hook-UUID": "2"})
+        assert envelope["description"] == "Build webhook has triggered", envelope
+        finished(api, "hooked")
+        assert [v["version"] for v in api.apps()["hooked"]["versions"]] == [0, 1, 2]
+        # A malformed payload from a known sender is a client error.
+        status, envelope = hook_call(b"not json", **{"X-GitHub-Event": "push"})
+        assert status == 400 and envelope["status"] == 1110, envelope
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)

@@ -100,13 +100,19 @@ void ApiRouter::upload(const std::string& route, const std::string& pattern, Han
   add("POST", route, pattern, std::move(handler), std::move(options));
 }
 
+void ApiRouter::webhook(const std::string& route, const std::string& pattern, Handler handler,
+                        std::size_t body_limit) {
+  webhook_routes_.insert(route);
+  add("POST", route, pattern, std::move(handler), {http::Lane::quick, body_limit, {}, {}});
+}
+
 std::optional<ApiResult> ApiRouter::precheck(const std::string& route, const Call& call) const {
   // A missing x-namespace means "captain" (CapRover does the same); any other is refused.
   if (call.req.has_header("x-namespace") &&
       call.req.get_header_value("x-namespace") != kNamespace) {
     return failure(ApiStatus::generic_error, "Namespace unknown");
   }
-  if (!route.starts_with(kUserPrefix)) return std::nullopt;
+  if (!route.starts_with(kUserPrefix) || webhook_routes_.count(route) != 0) return std::nullopt;
   const auto app_token = app_token_routes_.find(call.req.method + " " + route);
   if (app_token != app_token_routes_.end() && !call.req.has_header("x-captain-auth") &&
       call.req.has_header("x-captain-app-token")) {
@@ -176,7 +182,8 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
                      "multipart/form-data is accepted only by uploads "
                      "(POST /api/v2/user/apps/appData/<app>)");
     }
-    if (method == "POST" && !body->empty() && !req.is_multipart_form_data()) {
+    const bool raw = webhook_routes_.count(route) != 0;
+    if (method == "POST" && !raw && !body->empty() && !req.is_multipart_form_data()) {
       if (!is_json_content_type(req.get_header_value("Content-Type"))) {
         return failure(ApiStatus::illegal_parameter,
                        "request body must be JSON (Content-Type: application/json), not " +
@@ -226,6 +233,7 @@ void ApiRouter::answer(const std::string& method, const std::string& route,
     res.set_content("Not Found", "text/plain; charset=utf-8");
   } else {
     send(res, result);
+    http_status = result.http_status;
   }
   const auto elapsed = std::chrono::steady_clock::now() - started;
   metrics_.record_request(route, method, http_status, api_status, elapsed);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -68,6 +69,12 @@ class ApiRouter {
               http::Lane lane, std::size_t body_limit, std::string spool_dir,
               AppTokenCheck app_token = {});
 
+  // A POST route called by other services (CapRover's push webhooks): no x-captain-auth (the
+  // handler checks its own token), and the body is left unparsed in call.req.body (JSON or a
+  // form, within `body_limit`).
+  void webhook(const std::string& route, const std::string& pattern, Handler handler,
+               std::size_t body_limit);
+
   // Registers the catch-alls; call after every route: /api/<other version>/... answers 1000
   // "This captain instance only accepts API v2", an unknown /api/v2/user/... path checks the
   // token first (as CapRover does) and then answers HTTP 404 "Not Found".
@@ -90,6 +97,7 @@ class ApiRouter {
   logging::JsonLog& log_;
   Authenticator authenticate_;
   std::map<std::string, AppTokenCheck> app_token_routes_;  // by "METHOD route"
+  std::set<std::string> webhook_routes_;
   std::vector<config::Cidr> trusted_proxies_;
 };
 

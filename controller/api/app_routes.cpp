@@ -128,6 +128,13 @@ ApiResult update_app(ApiServices& services, Call& call) {
                  }
                  return refuse(ApiStatus::illegal_parameter, updated.error().message);
                }
+               if (updated->push_webhook && updated->push_webhook->push_webhook_token.empty()) {
+                 auto token = auth::random_secret(24);
+                 auto version = auth::random_secret(12);
+                 if (!token || !version) return refuse(ApiStatus::generic_error, "no randomness");
+                 updated->push_webhook->push_webhook_token = *token;
+                 updated->push_webhook->token_version = *version;
+               }
                if (updated->deploy_token_enabled && updated->deploy_token.empty()) {
                  auto token = auth::random_secret(24);  // 32 characters, as CapRover's
                  if (!token) return refuse(ApiStatus::generic_error, token.error());

@@ -170,20 +170,15 @@ ApiResult deploy_image(ApiServices& services, Call& call, const std::string& nam
 ApiResult deploy_source(ApiServices& services, Call& call, const std::string& name,
                         DeployRequest request) {
   deploy::BuildJob job;
-  job.app = name;
-  job.source = std::move(request.source);
-  job.git_hash = request.git_hash;
-  job.context = call.context;
   ApiResult result = mutate(
       services, call, {"admin", "apps.deploy", "app:" + name, "", ""},
       [&](store::Transaction& tx) -> Mutation<ApiResult> {
         auto app = load_app(tx, name);
         if (!app) return Unexpected(app.error());
         if (auto docker = require_docker(services); !docker) return Unexpected(docker.error());
-        job.definition_path = app->captain_definition_relative_file_path;
-        for (const auto& env : app->env_vars) job.build_args[env.key] = env.value;
-        // CapRover hands the commit to builds and apps alike.
-        if (!job.git_hash.empty()) job.build_args["CAPROVER_GIT_COMMIT_SHA"] = job.git_hash;
+        job = deploy::build_job_for(*app, call.context);
+        job.source = std::move(request.source);
+        job.git_hash = request.git_hash;
         ApiResult started = ok("Deploy is started");
         started.status = ApiStatus::deploy_started;
         return started;

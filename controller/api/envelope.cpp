@@ -14,7 +14,7 @@ std::string envelope_body(const ApiResult& result) {
 }
 
 void send(http::Response& res, const ApiResult& result) {
-  res.status = 200;
+  res.status = result.http_status;
   for (const auto& [name, value] : result.headers) res.set_header(name, value);
   res.set_content(envelope_body(result), kEnvelopeContentType);
 }

@@ -45,6 +45,9 @@ struct ApiResult {
   std::shared_ptr<const std::string> rendered;
   // Extra response headers (e.g. X-Captain-Login-Failed for the edge's login limiter).
   std::vector<std::pair<std::string, std::string>> headers;
+  // CapRover answers 200 with the status in the envelope; a webhook sender only sees the HTTP
+  // status, so a refused webhook says it there too.
+  int http_status = 200;
 
   bool succeeded() const noexcept {
     return status == ApiStatus::ok || status == ApiStatus::deploy_started ||
@@ -54,11 +57,11 @@ struct ApiResult {
 
 inline ApiResult ok(std::string description,
                     nlohmann::ordered_json data = nlohmann::ordered_json::object()) {
-  return {ApiStatus::ok, std::move(description), std::move(data), nullptr, {}};
+  return {ApiStatus::ok, std::move(description), std::move(data), nullptr, {}, 200};
 }
 
 inline ApiResult failure(ApiStatus status, std::string description) {
-  return {status, std::move(description), nlohmann::ordered_json::object(), nullptr, {}};
+  return {status, std::move(description), nlohmann::ordered_json::object(), nullptr, {}, 200};
 }
 
 inline constexpr const char* kEnvelopeContentType = "application/json; charset=utf-8";

@@ -48,6 +48,18 @@ json tags_json(const std::vector<std::string>& tags) {
   return out;
 }
 
+json push_webhook_json(const PushWebhook& hook) {
+  const RepoInfo& r = hook.repo_info;
+  return {{"tokenVersion", hook.token_version},
+          {"pushWebhookToken", hook.push_webhook_token},
+          {"repoInfo",
+           {{"repo", r.repo},
+            {"branch", r.branch},
+            {"user", r.user},
+            {"password", r.password},
+            {"sshKey", r.ssh_key}}}};
+}
+
 // CapRover's shape: the token only while enabled.
 json deploy_token_json(const AppDefinition& app) {
   json out = {{"enabled", app.deploy_token_enabled}};
@@ -220,6 +232,7 @@ nlohmann::json to_caprover_json(const AppDefinition& app, bool is_app_building) 
   out["preDeployFunction"] = "";
   out["serviceUpdateOverride"] = "";
   out["appDeployTokenConfig"] = deploy_token_json(app);
+  if (app.push_webhook) out["appPushWebhook"] = push_webhook_json(*app.push_webhook);
   // Added by CapRover's list handler rather than stored.
   out["isAppBuilding"] = is_app_building;
   out["isLegacyAppName"] = false;
@@ -233,6 +246,7 @@ nlohmann::json to_json(const AppDefinition& app) {
   out["headerPolicy"] = app.header_policy;
   out["customNginxConfig"] = app.custom_nginx_config;
   out["appDeployTokenConfig"] = deploy_token_json(app);
+  if (app.push_webhook) out["appPushWebhook"] = push_webhook_json(*app.push_webhook);
   return out;
 }
 
@@ -298,6 +312,19 @@ Expected<AppDefinition, std::string> from_json(const nlohmann::json& stored) {
   r.each_object("appDeployTokenConfig", [&](FieldReader& e) {
     e.read("enabled", app.deploy_token_enabled);
     e.read("appDeployToken", app.deploy_token);
+  });
+  r.each_object("appPushWebhook", [&](FieldReader& e) {
+    PushWebhook hook;
+    e.read("tokenVersion", hook.token_version);
+    e.read("pushWebhookToken", hook.push_webhook_token);
+    e.each_object("repoInfo", [&](FieldReader& repo) {
+      repo.read("repo", hook.repo_info.repo);
+      repo.read("branch", hook.repo_info.branch);
+      repo.read("user", hook.repo_info.user);
+      repo.read("password", hook.repo_info.password);
+      repo.read("sshKey", hook.repo_info.ssh_key);
+    });
+    app.push_webhook = std::move(hook);
   });
   if (!r.ok()) return Unexpected(r.error());
   return app;

@@ -55,6 +55,25 @@ struct AppVersion {
   friend bool operator==(const AppVersion&, const AppVersion&) = default;
 };
 
+// CapRover's appPushWebhook: a git repository whose pushes to `branch` are built and deployed
+// (POST /user/apps/webhooks/triggerbuild?namespace=captain&token=<push_webhook_token>).
+// Credentials: user + password for HTTPS, ssh_key for SSH, none for a public repository.
+struct RepoInfo {
+  std::string repo;
+  std::string branch;
+  std::string user;
+  std::string password;
+  std::string ssh_key;
+  friend bool operator==(const RepoInfo&, const RepoInfo&) = default;
+};
+
+struct PushWebhook {
+  RepoInfo repo_info;
+  std::string token_version;       // a new one retires older tokens
+  std::string push_webhook_token;  // filled by the API when empty
+  friend bool operator==(const PushWebhook&, const PushWebhook&) = default;
+};
+
 struct AppDefinition {
   std::string app_name;
   int instance_count = kDefaultInstanceCount;
@@ -81,6 +100,7 @@ struct AppDefinition {
   // do nothing else. Empty while disabled; the API fills a random one when enabled without one.
   bool deploy_token_enabled = false;
   std::string deploy_token;
+  std::optional<PushWebhook> push_webhook;
 
   // Ours. Empty rate_limit / header_policy mean "none" / "the default policy".
   std::optional<std::string> rate_limit;  // nginx-style rate, e.g. "10r/s"

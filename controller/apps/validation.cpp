@@ -570,6 +570,70 @@ Problem read_deploy_token_config(const json& value, AppDefinition& app) {
   return std::nullopt;
 }
 
+// A repository URL git may fetch from the network: https://, http://, ssh://, git:// or scp-like
+// user@host:path. Local paths and file:// are refused (they would read the controller's disk).
+bool is_remote_repo(std::string_view repo) {
+  for (std::string_view scheme : {"https://", "http://", "ssh://", "git://"}) {
+    if (repo.starts_with(scheme) && repo.size() > scheme.size()) return true;
+  }
+  const auto at = repo.find('@');
+  const auto colon = repo.find(':');
+  return at != std::string_view::npos && colon != std::string_view::npos && at < colon &&
+         at > 0 && repo.find('/') > colon;
+}
+
+// CapRover's appPushWebhook {repoInfo: {repo, branch, user, password, sshKey}}: a repository
+// and branch set the webhook up (its token kept if it had one), an empty repo removes it.
+// Credentials are user + password, or sshKey, or none for a public repository.
+Problem read_push_webhook(const json& value, AppDefinition& app) {
+  if (value.is_null()) return std::nullopt;
+  constexpr std::string_view kField = "appPushWebhook";
+  if (!value.is_object()) return invalid(kField, "must be an object").error();
+  const auto info = value.find("repoInfo");
+  if (info == value.end() || info->is_null()) return std::nullopt;
+  if (!info->is_object()) return invalid("appPushWebhook.repoInfo", "must be an object").error();
+  RepoInfo repo;
+  const auto text = [&](const char* key, std::size_t max, std::string& out) -> Problem {
+    auto it = info->find(key);
+    if (it == info->end()) return std::nullopt;
+    return read_string(*it, std::string("appPushWebhook.repoInfo.") + key, max, out);
+  };
+  for (auto p : {text("repo", 2048, repo.repo), text("branch", 255, repo.branch),
+                 text("user", 255, repo.user), text("password", 1024, repo.password),
+                 text("sshKey", 16384, repo.ssh_key)}) {
+    if (p) return p;
+  }
+  if (repo.repo.empty()) {
+    app.push_webhook.reset();
+    return std::nullopt;
+  }
+  if (!is_remote_repo(repo.repo)) {
+    return invalid("appPushWebhook.repoInfo.repo",
+                   "must be a remote git URL (https://, http://, ssh://, git:// or "
+                   "user@host:path)")
+        .error();
+  }
+  // A branch name git accepts and that cannot become an option of the clone.
+  const bool branch_ok =
+      !repo.branch.empty() && repo.branch.front() != '-' &&
+      repo.branch.find("..") == std::string::npos &&
+      std::all_of(repo.branch.begin(), repo.branch.end(), [](char c) {
+        return c > ' ' && c < 127 && c != '~' && c != '^' && c != ':' && c != '?' && c != '*' &&
+               c != '[' && c != '\\';
+      });
+  if (!branch_ok) return invalid("appPushWebhook.repoInfo.branch", "must name a branch").error();
+  if (repo.user.empty() != repo.password.empty()) {
+    return invalid("appPushWebhook.repoInfo",
+                   "user and password go together (or use sshKey, or neither for a public "
+                   "repository)")
+        .error();
+  }
+  PushWebhook hook = app.push_webhook.value_or(PushWebhook{});
+  hook.repo_info = std::move(repo);
+  app.push_webhook = std::move(hook);
+  return std::nullopt;
+}
+
 Validated<std::string> validate_rate_limit(std::string_view rate) {
   if (auto problem = validation::rate_problem(rate); !problem.empty()) {
     return invalid("rateLimit", problem);
@@ -621,6 +685,7 @@ Validated<AppDefinition> apply_update(const AppDefinition& current, const json& 
       read_string(field("customNginxConfig"), "customNginxConfig", kMaxCustomNginxConfigLength,
                   app.custom_nginx_config),
       read_deploy_token_config(field("appDeployTokenConfig"), app),
+      read_push_webhook(field("appPushWebhook"), app),
   };
   for (auto& p : problems) {
     if (p) return Unexpected(std::move(*p));

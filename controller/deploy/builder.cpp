@@ -21,8 +21,19 @@
 namespace captain::deploy {
 namespace fs = std::filesystem;
 
+constexpr std::chrono::seconds kFetchTimeout{600};
+
 std::string built_image_name(const std::string& app, std::int64_t version) {
   return "img-captain--" + app + ":" + std::to_string(version);
+}
+
+BuildJob build_job_for(const apps::AppDefinition& app, api::RequestContext context) {
+  BuildJob job;
+  job.app = app.app_name;
+  job.definition_path = app.captain_definition_relative_file_path;
+  for (const auto& env : app.env_vars) job.build_args[env.key] = env.value;
+  job.context = std::move(context);
+  return job;
 }
 
 Builder::Builder(swarm::DockerClient& docker, store::Database& db, BuildLogs& builds,
@@ -192,6 +203,41 @@ void Builder::run(const Queued& queued) {
   finish(queued.id, outcome);
 }
 
+Expected<std::string, std::string> Builder::fetch_source(const Queued& queued,
+                                                         const std::string& src) {
+  const BuildJob& job = queued.job;
+  std::error_code ec;
+  if (job.source.repo) {
+    const auto& repo = *job.source.repo;
+    say(job.app, -1,
+        "Fetching branch " + repo.branch + " of " + source::printable_repo(repo.repo));
+    auto commit = source::fetch_branch(repo, src, queued.dir + "/git", kFetchTimeout);
+    if (commit) say(job.app, -1, "Fetched commit " + *commit);
+    return commit;
+  }
+  fs::create_directories(src, ec);
+  if (ec) return Unexpected("cannot create " + src + ": " + ec.message());
+  if (!job.source.upload_file.empty()) {
+    source::UnpackLimits limits;
+    limits.max_total_bytes = options_.max_unpacked_bytes;
+    limits.max_entries = options_.max_entries;
+    auto unpacked = source::unpack_tar(job.source.upload_file, job.source.tar_offset,
+                                       job.source.tar_length, src, limits);
+    if (!unpacked) return Unexpected(unpacked.error());
+    say(job.app, -1,
+        "Unpacked the upload: " + std::to_string(unpacked->entries) + " entries, " +
+            std::to_string(unpacked->bytes) + " bytes");
+    fs::remove(job.source.upload_file, ec);
+    return std::string();
+  }
+  const fs::path definition = fs::path(src) / fs::path(job.definition_path).lexically_normal();
+  fs::create_directories(definition.parent_path(), ec);
+  std::ofstream out(definition, std::ios::binary);
+  out << job.source.definition_text;
+  if (!out.flush()) return Unexpected("cannot write " + definition.string());
+  return std::string();
+}
+
 BuildOutcome Builder::build(const Queued& queued) {
   const BuildJob& job = queued.job;
   const auto failed = [](std::string why, std::int64_t version = -1) {
@@ -200,27 +246,12 @@ BuildOutcome Builder::build(const Queued& queued) {
 
   // The source tree.
   const std::string src = queued.dir + "/src";
-  std::error_code ec;
-  fs::create_directories(src, ec);
-  if (ec) return failed("cannot create " + src + ": " + ec.message());
-  if (!job.source.upload_file.empty()) {
-    source::UnpackLimits limits;
-    limits.max_total_bytes = options_.max_unpacked_bytes;
-    limits.max_entries = options_.max_entries;
-    auto unpacked = source::unpack_tar(job.source.upload_file, job.source.tar_offset,
-                                       job.source.tar_length, src, limits);
-    if (!unpacked) return failed(unpacked.error());
-    say(job.app, -1,
-        "Unpacked the upload: " + std::to_string(unpacked->entries) + " entries, " +
-            std::to_string(unpacked->bytes) + " bytes");
-    fs::remove(job.source.upload_file, ec);
-  } else {
-    const fs::path definition = fs::path(src) / fs::path(job.definition_path).lexically_normal();
-    fs::create_directories(definition.parent_path(), ec);
-    std::ofstream out(definition, std::ios::binary);
-    out << job.source.definition_text;
-    if (!out.flush()) return failed("cannot write " + definition.string());
-  }
+  auto fetched = fetch_source(queued, src);
+  if (!fetched) return failed(fetched.error());
+  const std::string git_hash = fetched->empty() ? job.git_hash : *fetched;
+  // CapRover hands the commit to builds and apps alike.
+  std::map<std::string, std::string> build_args = job.build_args;
+  if (!git_hash.empty()) build_args["CAPROVER_GIT_COMMIT_SHA"] = git_hash;
   auto plan = source::prepare_build(src, job.definition_path);
   if (!plan) return failed(plan.error());
 
@@ -246,7 +277,7 @@ BuildOutcome Builder::build(const Queued& queued) {
     entry.version = static_cast<int>(*added);
     entry.image_name = image;
     entry.time_stamp = store::utc_now_iso8601();
-    entry.git_hash = job.git_hash;
+    entry.git_hash = git_hash;
     definition->versions.push_back(entry);
     if (auto saved = apps.update(tx, job.app, apps::to_json(*definition)); !saved) {
       return Unexpected(saved.error());
@@ -288,7 +319,7 @@ BuildOutcome Builder::build(const Queued& queued) {
     std::lock_guard lock(mutex_);
     return stopping_;
   };
-  auto built = docker_.build_image(image, fds[0], plan->dockerfile, job.build_args, on_line,
+  auto built = docker_.build_image(image, fds[0], plan->dockerfile, build_args, on_line,
                                    cancelled, options_.build_timeout);
   ::close(fds[0]);  // a writer still writing gets EPIPE and stops
   writer.join();

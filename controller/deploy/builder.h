@@ -27,10 +27,12 @@
 #include <vector>
 
 #include "controller/api/request_context.h"
+#include "controller/apps/app_definition.h"
 #include "controller/audit/audit_trail.h"
 #include "controller/deploy/build_log.h"
 #include "controller/deploy/deployer.h"
 #include "controller/log/json_log.h"
+#include "controller/source/git_fetch.h"
 #include "controller/store/sqlite.h"
 #include "controller/swarm/docker_client.h"
 
@@ -49,12 +51,13 @@ struct BuilderOptions {
 };
 
 // What a job builds from: an uploaded tar (a byte range of a spooled upload, moved into the
-// job's directory by submit()) or a captain-definition text (CapRover's
+// job's directory by submit()), a git branch, or a captain-definition text (CapRover's
 // captainDefinitionContent, which may hold dockerfileLines).
 struct BuildSource {
-  std::string upload_file;  // empty: definition_text is the source
+  std::string upload_file;  // empty: a repository or definition_text is the source
   std::uint64_t tar_offset = 0;
   std::uint64_t tar_length = 0;
+  std::optional<source::GitRemote> repo;  // a branch to fetch (push webhooks)
   std::string definition_text;
 };
 
@@ -66,6 +69,10 @@ struct BuildJob {
   std::map<std::string, std::string> build_args;         // the app's environment variables
   api::RequestContext context;
 };
+
+// A job for `app` with what its definition says about builds (captainDefinitionRelativeFilePath,
+// its environment as build arguments); the caller sets the source.
+BuildJob build_job_for(const apps::AppDefinition& app, api::RequestContext context);
 
 struct BuildOutcome {
   enum class Kind { pending, built, failed, replaced } kind = Kind::pending;
@@ -104,6 +111,8 @@ class Builder {
 
   void worker_loop();
   void run(const Queued& queued);
+  // Puts the job's source tree at `src`: the fetched commit for a repository, "" otherwise.
+  Expected<std::string, std::string> fetch_source(const Queued& queued, const std::string& src);
   // The build itself; the outcome's kind is built or failed.
   BuildOutcome build(const Queued& queued);
   void prune_images(const std::string& app);

@@ -313,6 +313,41 @@ TEST(ApplyUpdate, DeployTokenConfig) {
   EXPECT_FALSE(update(json{{"appDeployTokenConfig", true}}));
 }
 
+TEST(ApplyUpdate, PushWebhook) {
+  auto hook = [](json repo_info) { return json{{"appPushWebhook", {{"repoInfo", repo_info}}}}; };
+  auto app = update(hook({{"repo", "https://github.com/o/r.git"}, {"branch", "main"},
+                          {"user", "u"}, {"password", "p"}}));
+  ASSERT_TRUE(app) << error_of(app);
+  ASSERT_TRUE(app->push_webhook);
+  EXPECT_EQ(app->push_webhook->repo_info.branch, "main");
+  EXPECT_EQ(app->push_webhook->push_webhook_token, "");  // the API makes one
+  // A public repository needs no credentials; scp-like SSH addresses are fine.
+  EXPECT_TRUE(update(hook({{"repo", "git://127.0.0.1:9418/r.git"}, {"branch", "dev"}})));
+  EXPECT_TRUE(update(hook({{"repo", "git@github.com:o/r.git"}, {"branch", "main"},
+                           {"sshKey", "-----BEGIN OPENSSH PRIVATE KEY-----"}})));
+  // Local paths and file:// would read the controller's own disk; options hide in branches.
+  for (const char* repo : {"/srv/repo", "file:///srv/repo", "../repo", "ext::sh -c id"}) {
+    EXPECT_EQ(update(hook({{"repo", repo}, {"branch", "main"}})).error().field,
+              "appPushWebhook.repoInfo.repo")
+        << repo;
+  }
+  for (const char* branch : {"", "--upload-pack=x", "a..b", "a b"}) {
+    EXPECT_EQ(update(hook({{"repo", "https://h/r"}, {"branch", branch}})).error().field,
+              "appPushWebhook.repoInfo.branch")
+        << branch;
+  }
+  EXPECT_FALSE(update(hook({{"repo", "https://h/r"}, {"branch", "main"}, {"user", "u"}})));
+  // The token survives a change of repository; an empty repository removes the webhook.
+  AppDefinition current = *app;
+  current.push_webhook->push_webhook_token = "t";
+  auto moved = apply_update(current, hook({{"repo", "https://h/other"}, {"branch", "main"}}));
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->push_webhook->push_webhook_token, "t");
+  auto removed = apply_update(current, hook({{"repo", ""}, {"branch", ""}}));
+  ASSERT_TRUE(removed);
+  EXPECT_FALSE(removed->push_webhook);
+}
+
 TEST(ApplyUpdate, UnknownFieldsAreIgnored) {
   auto app = update(json{{"somethingNew", 1}, {"httpAuth", {{"user", "x"}}}, {"versions", 7}});
   ASSERT_TRUE(app);
