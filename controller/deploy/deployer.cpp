@@ -400,9 +400,9 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
     if (pending) say(app, target->version, "Service " + name + " created");
   } else {
     const Json& current = **service;
-    const std::string drift = swarm::spec_difference(spec, current.value("Spec", Json::object()));
+    const swarm::SpecDrift drift = swarm::spec_drift(spec, current.value("Spec", Json::object()));
     if (!drift.empty()) {
-      if (drift.find("Image") != std::string::npos) {
+      if (drift.image) {
         if (auto problem = ensure_image()) return failed("pulling " + target->image, *problem);
       }
       const std::uint64_t index =
@@ -414,7 +414,8 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
         if (updated.error().kind == swarm::DockerError::Kind::conflict) return false;
         return failed("updating " + name, updated.error());
       }
-      log_.info("service updated", {{"app", app}, {"version", target->version}, {"drift", drift}});
+      log_.info("service updated",
+                {{"app", app}, {"version", target->version}, {"drift", drift.summary()}});
       if (pending) say(app, target->version, "Service " + name + " updated (rolling update)");
     }
   }

@@ -17,44 +17,61 @@ std::string join(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
-std::string difference(const Json& expected, const Json& actual, const std::string& path) {
+void collect(const Json& expected, const Json& actual, const std::string& path, SpecDrift& drift) {
+  const auto differs = [&](const std::string& at) {
+    drift.fields.push_back(at.empty() ? "(root)" : at);
+  };
   if (expected.is_object()) {
-    if (!actual.is_object()) return path.empty() ? "(root)" : path;
+    if (!actual.is_object()) return differs(path);
     for (const auto& [key, value] : expected.items()) {
       const auto found = actual.find(key);
       if (found == actual.end()) {
-        if (!is_zero(value)) return join(path, key);
+        if (!is_zero(value)) differs(join(path, key));
         continue;
       }
       // The daemon pins an image to its digest when it resolves one: "name:tag@sha256:...".
       if (key == "Image" && value.is_string() && found->is_string()) {
         const std::string want = value.get<std::string>();
         const std::string have = found->get<std::string>();
-        if (have == want || have.rfind(want + "@", 0) == 0) continue;
-        return join(path, key);
+        if (have != want && have.rfind(want + "@", 0) != 0) {
+          differs(join(path, key));
+          drift.image = true;
+        }
+        continue;
       }
-      if (auto inner = difference(value, *found, join(path, key)); !inner.empty()) return inner;
+      collect(value, *found, join(path, key), drift);
     }
-    return "";
+    return;
   }
   if (expected.is_array()) {
-    if (!actual.is_array() || actual.size() != expected.size()) return path;
+    if (!actual.is_array() || actual.size() != expected.size()) return differs(path);
     for (std::size_t i = 0; i < expected.size(); ++i) {
-      auto inner = difference(expected[i], actual[i], path + "[" + std::to_string(i) + "]");
-      if (!inner.empty()) return inner;
+      collect(expected[i], actual[i], path + "[" + std::to_string(i) + "]", drift);
     }
-    return "";
+    return;
   }
   if (expected.is_number() && actual.is_number()) {
-    return expected.get<double>() == actual.get<double>() ? "" : path;
+    if (expected.get<double>() != actual.get<double>()) differs(path);
+    return;
   }
-  return expected == actual ? "" : path;
+  if (expected != actual) differs(path);
 }
 
 }  // namespace
 
-std::string spec_difference(const Json& expected, const Json& actual) {
-  return difference(expected, actual, "");
+std::string SpecDrift::summary(std::size_t shown) const {
+  std::string out;
+  for (std::size_t i = 0; i < fields.size() && i < shown; ++i) {
+    out += (i == 0 ? "" : ", ") + fields[i];
+  }
+  if (fields.size() > shown) out += " and " + std::to_string(fields.size() - shown) + " more";
+  return out;
+}
+
+SpecDrift spec_drift(const Json& expected, const Json& actual) {
+  SpecDrift drift;
+  collect(expected, actual, "", drift);
+  return drift;
 }
 
 }  // namespace captain::swarm

@@ -7,11 +7,21 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace captain::swarm {
 
-// Empty when `actual` covers `expected`, else the JSON path of the first difference
-// ("TaskTemplate.ContainerSpec.Env[1]"), for the drift log line.
-std::string spec_difference(const nlohmann::json& expected, const nlohmann::json& actual);
+// What differs, field by field: the JSON path of each field we set that the service does not
+// have ("TaskTemplate.ContainerSpec.Env[1]"), in spec order.
+struct SpecDrift {
+  std::vector<std::string> fields;
+  bool image = false;  // the container image differs: it may have to be pulled first
+
+  bool empty() const { return fields.empty(); }
+  // "A, B and 3 more", for a log line.
+  std::string summary(std::size_t shown = 5) const;
+};
+
+SpecDrift spec_drift(const nlohmann::json& expected, const nlohmann::json& actual);
 
 }  // namespace captain::swarm
