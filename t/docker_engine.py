@@ -467,7 +467,18 @@ class DockerEngine:
         return run
 
     def api(self, method, path, body=None, timeout=30):
-        """One HTTP request on the socket: (status, parsed JSON | None | text)."""
+        """One HTTP request on the socket: (status, parsed JSON | None | text). A GET or DELETE
+        that loses its connection (a daemon that was just restarted may drop the first ones) is
+        sent again, up to three times."""
+        for attempt in range(3):
+            try:
+                return self._api_once(method, path, body, timeout)
+            except (http.client.RemoteDisconnected, ConnectionResetError):
+                if method not in ("GET", "DELETE") or attempt == 2:
+                    raise
+                time.sleep(0.5)
+
+    def _api_once(self, method, path, body, timeout):
         conn = _UnixHTTPConnection(self.socket, timeout)
         try:
             headers = {}

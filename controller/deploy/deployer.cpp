@@ -75,7 +75,7 @@ void Deployer::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_workers_.notify_all();
+  work_.stop();
   wake_monitor_.notify_all();
   outcomes_changed_.notify_all();
   for (auto& t : threads_) {
@@ -85,16 +85,7 @@ void Deployer::stop() {
 }
 
 void Deployer::converge(const std::string& app, const api::RequestContext& context) {
-  {
-    std::lock_guard lock(mutex_);
-    contexts_[app] = context;
-    if (running_.count(app) != 0) {
-      again_.insert(app);
-    } else if (queued_.insert(app).second) {
-      queue_.push_back(app);
-    }
-  }
-  wake_workers_.notify_one();
+  work_.push(app, context);
 }
 
 DeployOutcome Deployer::wait_for(const std::string& app, std::int64_t version,
@@ -124,8 +115,11 @@ std::vector<std::string> Deployer::orphans() const {
 }
 
 bool Deployer::rolling_out() const {
-  std::lock_guard lock(mutex_);
-  return !rollouts_.empty() || !running_.empty() || !queue_.empty();
+  {
+    std::lock_guard lock(mutex_);
+    if (!rollouts_.empty()) return true;
+  }
+  return !work_.idle();
 }
 
 // ---- monitor -------------------------------------------------------------------------------
@@ -157,13 +151,7 @@ void Deployer::monitor_loop() {
       next_reconcile = Clock::now() + options_.reconcile_interval;
     }
     // Apps whose last pass failed on Docker go round again while Docker answers.
-    if (connected_ && !retry_.empty()) {
-      for (const auto& app : retry_) {
-        if (running_.count(app) == 0 && queued_.insert(app).second) queue_.push_back(app);
-      }
-      retry_.clear();
-      wake_workers_.notify_all();
-    }
+    if (connected_) work_.retry_waiting();
     wake_monitor_.wait_for(lock, options_.ping_interval, [this] { return stopping_; });
   }
 }
@@ -264,55 +252,29 @@ void Deployer::reconcile_all() {
   log_.info("reconcile", {{"apps", apps.size()}, {"removals", removals.size()}});
   apps.insert(apps.end(), removals.begin(), removals.end());
   {
-    // All queued under one lock, so "reconcile finished" cannot fire between two of them.
     std::lock_guard lock(mutex_);
     reconcile_started_ = Clock::now();
     reconcile_apps_ = apps.size();
-    for (const auto& app : apps) {
-      contexts_.emplace(app, system_context());  // a client's pending change keeps its own
-      if (running_.count(app) != 0) {
-        again_.insert(app);
-      } else if (queued_.insert(app).second) {
-        queue_.push_back(app);
-      }
-    }
   }
-  wake_workers_.notify_all();
+  // All queued at once, so "reconcile finished" cannot fire between two of them; a client's
+  // pending change keeps its own context.
+  work_.push(apps, system_context(), /*keep_context=*/true);
 }
 
 // ---- workers -------------------------------------------------------------------------------
 
 void Deployer::worker_loop() {
-  std::unique_lock lock(mutex_);
-  while (true) {
-    wake_workers_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return;
-    const std::string app = queue_.front();
-    queue_.pop_front();
-    queued_.erase(app);
-    running_.insert(app);
-    api::RequestContext context = system_context();
-    if (auto it = contexts_.find(app); it != contexts_.end()) {
-      context = std::move(it->second);
-      contexts_.erase(it);
-    }
-    lock.unlock();
-    bool done = false;
+  while (auto item = work_.take()) {
+    ConvergeResult result = ConvergeResult::done;
     try {
-      done = converge_now(app, context);
+      result = converge_now(item->app, item->context);
     } catch (const std::exception& e) {
       // A bug must not take the worker (and every later deploy) with it.
-      log_.error("converge failed", {{"app", app}, {"error", e.what()}});
-      done = true;
+      log_.error("converge failed", {{"app", item->app}, {"error", e.what()}});
     }
-    lock.lock();
-    running_.erase(app);
-    if (!done) retry_.insert(app);
-    if (again_.erase(app) != 0 && queued_.insert(app).second) {
-      queue_.push_back(app);
-      wake_workers_.notify_one();
-    }
-    if (reconcile_started_ && queue_.empty() && running_.empty()) {
+    if (!work_.done(item->app, result)) continue;
+    std::lock_guard lock(mutex_);
+    if (reconcile_started_) {
       const double seconds =
           std::chrono::duration<double>(Clock::now() - *reconcile_started_).count();
       log_.info("reconcile finished", {{"apps", reconcile_apps_}, {"seconds", seconds}});
@@ -321,14 +283,16 @@ void Deployer::worker_loop() {
   }
 }
 
-bool Deployer::converge_now(const std::string& app, const api::RequestContext& context) {
+ConvergeResult Deployer::converge_now(const std::string& app, const api::RequestContext& context) {
   auto loaded = db_.read([&](store::Transaction& tx) { return load_desired_state(tx, app); });
   if (!loaded) {
     log_.error("converge: store", {{"app", app}, {"error", loaded.error().message}});
-    return true;  // not Docker's fault; the next change or reconcile tries again
+    return ConvergeResult::done;  // not Docker's fault; the next change or reconcile tries again
   }
   const DesiredState& state = *loaded;
-  if (!state.definition) return state.removal ? remove_now(state, context) : true;
+  if (!state.definition) {
+    return state.removal ? remove_now(state, context) : ConvergeResult::done;
+  }
 
   const std::string name = swarm::service_name(app);
   const std::optional<store::AppVersion>& target = state.target;
@@ -341,14 +305,14 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
   }
   // A Docker refusal of a version being deployed fails that version; the daemon being
   // unavailable only postpones the pass.
-  auto failed = [&](const std::string& what, const swarm::DockerError& error) {
+  auto failed = [&](const std::string& what, const swarm::DockerError& error) -> ConvergeResult {
     log_.error("converge: docker", {{"app", app}, {"step", what}, {"error", error.message}});
     if (error.daemon_unavailable()) {
       if (pending) say(app, target->version, what + ": " + describe(error) + "; will retry");
-      return false;
+      return ConvergeResult::retry;
     }
     if (pending) finish(*rollout, RolloutPhase::failed, what + ": " + error.message);
-    return true;
+    return ConvergeResult::done;
   };
 
   auto service = docker_.inspect_service(name, Urgency::background);
@@ -360,7 +324,7 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
       if (!removed) return failed("removing " + name, removed.error());
       log_.info("service removed: the app has no deployable version", {{"app", app}});
     }
-    return true;
+    return ConvergeResult::done;
   }
   if (pending && !builds_.status(app).building) {
     builds_.start(app);  // a deploy resumed after a restart
@@ -370,7 +334,7 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
   auto network = network_id();
   if (!network) {
     if (pending) say(app, target->version, "Overlay network unavailable; will retry");
-    return false;
+    return ConvergeResult::retry;
   }
   swarm::ServiceSpecInputs inputs;
   inputs.image = target->image;
@@ -411,7 +375,9 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
           docker_.update_service(current.value("ID", name), index, spec, Urgency::background);
       if (!updated) {
         // Someone changed the service since we read it: read again and redo the pass.
-        if (updated.error().kind == swarm::DockerError::Kind::conflict) return false;
+        if (updated.error().kind == swarm::DockerError::Kind::conflict) {
+          return ConvergeResult::conflict;
+        }
         return failed("updating " + name, updated.error());
       }
       log_.info("service updated",
@@ -433,15 +399,15 @@ bool Deployer::converge_now(const std::string& app, const api::RequestContext& c
     });
     if (!tracked) rollouts_.push_back(*rollout);
   }
-  return true;
+  return ConvergeResult::done;
 }
 
-bool Deployer::remove_now(const DesiredState& state, const api::RequestContext& context) {
+ConvergeResult Deployer::remove_now(const DesiredState& state, const api::RequestContext& context) {
   const std::string name = swarm::service_name(state.app);
   auto removed = docker_.remove_service(name, Urgency::background);
   if (!removed) {
     log_.error("remove: docker", {{"app", state.app}, {"error", removed.error().message}});
-    return !removed.error().daemon_unavailable();
+    return removed.error().daemon_unavailable() ? ConvergeResult::retry : ConvergeResult::done;
   }
   if (*removed) log_.info("service removed", {{"app", state.app}});
   // A volume stays in use until the service's containers are gone, which takes a moment.
@@ -453,7 +419,7 @@ bool Deployer::remove_now(const DesiredState& state, const api::RequestContext& 
       if (gone.error().kind != swarm::DockerError::Kind::conflict || attempt >= 30) {
         log_.error("volume not removed",
                    {{"volume", docker_volume}, {"error", gone.error().message}});
-        if (gone.error().daemon_unavailable()) return false;
+        if (gone.error().daemon_unavailable()) return ConvergeResult::retry;
         break;
       }
       std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -468,7 +434,7 @@ bool Deployer::remove_now(const DesiredState& state, const api::RequestContext& 
   });
   if (!cleared)
     log_.error("remove: store", {{"app", state.app}, {"error", cleared.error().message}});
-  return true;
+  return ConvergeResult::done;
 }
 
 // ---- tracker -------------------------------------------------------------------------------

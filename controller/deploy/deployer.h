@@ -1,6 +1,6 @@
 // Makes Swarm run what the store says, and watches it happen.
 //
-//   API (deploy, update, delete) ──converge(app)──▶ queue ──▶ workers: store → spec → Swarm
+//   API (deploy, update, delete) ──converge(app)──▶ WorkQueue ──▶ workers: store → spec → Swarm
 //                                                                  │ a version rolling out
 //                                                                  ▼
 //                                  tracker: polls service + tasks until converged, rolled back,
@@ -16,12 +16,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +29,7 @@
 #include "controller/deploy/build_log.h"
 #include "controller/deploy/desired_state.h"
 #include "controller/deploy/rollout.h"
+#include "controller/deploy/work_queue.h"
 #include "controller/log/json_log.h"
 #include "controller/store/sqlite.h"
 #include "controller/swarm/docker_client.h"
@@ -104,9 +103,9 @@ class Deployer {
 
   void connect();  // Swarm check, network, reconcile
   void reconcile_all();
-  // One pass over an app: returns false if Docker failed and the app must be tried again.
-  bool converge_now(const std::string& app, const api::RequestContext& context);
-  bool remove_now(const DesiredState& state, const api::RequestContext& context);
+  // One pass over an app.
+  ConvergeResult converge_now(const std::string& app, const api::RequestContext& context);
+  ConvergeResult remove_now(const DesiredState& state, const api::RequestContext& context);
   std::optional<std::string> network_id();
   void finish(const Rollout& rollout, RolloutPhase phase, const std::string& detail);
   void say(const std::string& app, std::int64_t version, const std::string& line);
@@ -119,14 +118,12 @@ class Deployer {
   const DeployerOptions options_;
   std::function<void()> on_change_;
 
+  WorkQueue work_;
+
   mutable std::mutex mutex_;
-  std::condition_variable wake_workers_;
   std::condition_variable wake_monitor_;
   std::condition_variable outcomes_changed_;
   bool stopping_ = false;
-  std::deque<std::string> queue_;
-  std::set<std::string> queued_, running_, again_, retry_;
-  std::map<std::string, api::RequestContext> contexts_;
   std::vector<Rollout> rollouts_;
   std::map<std::pair<std::string, std::int64_t>, DeployOutcome> outcomes_;
   std::string docker_state_ = "connecting";
