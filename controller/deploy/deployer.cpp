@@ -13,23 +13,6 @@ using Clock = std::chrono::steady_clock;
 using swarm::Urgency;
 using Json = nlohmann::json;
 
-std::string describe(const swarm::DockerError& error) {
-  if (error.kind == swarm::DockerError::Kind::circuit_open) return error.message;
-  if (error.daemon_unavailable()) return "Docker is unavailable: " + error.message;
-  return "Docker refused: " + error.message;
-}
-
-const char* status_of(RolloutPhase phase) {
-  switch (phase) {
-    case RolloutPhase::converged:
-      return kVersionDeployed;
-    case RolloutPhase::rolled_back:
-      return kVersionRolledBack;
-    default:
-      return kVersionFailed;
-  }
-}
-
 api::RequestContext system_context() {
   api::RequestContext context;
   context.request_id = "reconcile";
@@ -56,15 +39,27 @@ std::string swarm_problem(const Json& info) {
 
 Deployer::Deployer(swarm::DockerClient& docker, store::Database& db, BuildLogs& builds,
                    audit::AuditTrail& audit, logging::JsonLog& log, DeployerOptions options)
-    : docker_(docker), db_(db), builds_(builds), audit_(audit), log_(log), options_(options) {}
+    : docker_(docker),
+      db_(db),
+      builds_(builds),
+      audit_(audit),
+      log_(log),
+      options_(options),
+      tracker_(docker, db, builds, audit, log,
+               {options.deploy_timeout, options.update_monitor, options.poll_interval}) {}
 
 Deployer::~Deployer() {
   stop();
 }
 
 void Deployer::start() {
+  tracker_.start([this](const TrackedRollout& rollout, RolloutPhase phase) {
+    if (on_change_) on_change_();
+    // A failed version no longer counts: the next pass puts back the last good one (or
+    // removes the service when there is none).
+    if (phase != RolloutPhase::converged) converge(rollout.app, rollout.context);
+  });
   threads_.emplace_back([this] { monitor_loop(); });
-  threads_.emplace_back([this] { tracker_loop(); });
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     threads_.emplace_back([this] { worker_loop(); });
   }
@@ -76,8 +71,8 @@ void Deployer::stop() {
     stopping_ = true;
   }
   work_.stop();
+  tracker_.stop();
   wake_monitor_.notify_all();
-  outcomes_changed_.notify_all();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -90,12 +85,7 @@ void Deployer::converge(const std::string& app, const api::RequestContext& conte
 
 DeployOutcome Deployer::wait_for(const std::string& app, std::int64_t version,
                                  std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  const auto key = std::make_pair(app, version);
-  outcomes_changed_.wait_for(lock, timeout, [&] { return stopping_ || outcomes_.count(key) != 0; });
-  const auto it = outcomes_.find(key);
-  if (it == outcomes_.end()) return {RolloutPhase::in_progress, "still rolling out"};
-  return it->second;
+  return tracker_.wait_for(app, version, timeout);
 }
 
 std::string Deployer::docker_state() const {
@@ -105,7 +95,7 @@ std::string Deployer::docker_state() const {
 
 std::string Deployer::check_docker() {
   auto info = docker_.info(Urgency::interactive);
-  if (!info) return describe(info.error());
+  if (!info) return info.error().describe();
   return swarm_problem(*info);
 }
 
@@ -115,11 +105,7 @@ std::vector<std::string> Deployer::orphans() const {
 }
 
 bool Deployer::rolling_out() const {
-  {
-    std::lock_guard lock(mutex_);
-    if (!rollouts_.empty()) return true;
-  }
-  return !work_.idle();
+  return tracker_.active() || !work_.idle();
 }
 
 // ---- monitor -------------------------------------------------------------------------------
@@ -158,7 +144,7 @@ void Deployer::monitor_loop() {
 
 void Deployer::connect() {
   auto info = docker_.info(Urgency::interactive);
-  std::string problem = info ? swarm_problem(*info) : describe(info.error());
+  std::string problem = info ? swarm_problem(*info) : info.error().describe();
   if (problem.empty()) {
     auto network = network_id();
     if (!network)
@@ -297,21 +283,25 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
   const std::string name = swarm::service_name(app);
   const std::optional<store::AppVersion>& target = state.target;
   const bool pending = target && rollout_pending(*target);
-  std::optional<Rollout> rollout;
+  std::optional<TrackedRollout> rollout;
   if (pending) {
-    rollout = Rollout{
-        app, target->version, target->image, Clock::now() + options_.deploy_timeout, context,
-        "",  std::nullopt};
+    rollout.emplace();
+    rollout->app = app;
+    rollout->version = target->version;
+    rollout->image = target->image;
+    rollout->deadline = Clock::now() + options_.deploy_timeout;
+    rollout->context = context;
   }
   // A Docker refusal of a version being deployed fails that version; the daemon being
   // unavailable only postpones the pass.
   auto failed = [&](const std::string& what, const swarm::DockerError& error) -> ConvergeResult {
     log_.error("converge: docker", {{"app", app}, {"step", what}, {"error", error.message}});
     if (error.daemon_unavailable()) {
-      if (pending) say(app, target->version, what + ": " + describe(error) + "; will retry");
+      if (pending)
+        tracker_.say(app, target->version, what + ": " + error.describe() + "; will retry");
       return ConvergeResult::retry;
     }
-    if (pending) finish(*rollout, RolloutPhase::failed, what + ": " + error.message);
+    if (pending) tracker_.finish(*rollout, RolloutPhase::failed, what + ": " + error.message);
     return ConvergeResult::done;
   };
 
@@ -328,12 +318,13 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
   }
   if (pending && !builds_.status(app).building) {
     builds_.start(app);  // a deploy resumed after a restart
-    say(app, target->version,
+    tracker_.say(
+        app, target->version,
         "Resuming the deploy of version " + std::to_string(target->version) + " after a restart");
   }
   auto network = network_id();
   if (!network) {
-    if (pending) say(app, target->version, "Overlay network unavailable; will retry");
+    if (pending) tracker_.say(app, target->version, "Overlay network unavailable; will retry");
     return ConvergeResult::retry;
   }
   swarm::ServiceSpecInputs inputs;
@@ -348,9 +339,9 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
     auto present = docker_.image_present(target->image, Urgency::background);
     if (!present) return present.error();
     if (*present) return std::nullopt;
-    if (pending) say(app, target->version, "Pulling " + target->image);
+    if (pending) tracker_.say(app, target->version, "Pulling " + target->image);
     auto pulled = docker_.pull_image(target->image, [&](const std::string& line) {
-      if (pending) say(app, target->version, line);
+      if (pending) tracker_.say(app, target->version, line);
     });
     if (!pulled) return pulled.error();
     return std::nullopt;
@@ -361,7 +352,7 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
     auto created = docker_.create_service(spec, Urgency::background);
     if (!created) return failed("creating " + name, created.error());
     log_.info("service created", {{"app", app}, {"version", target->version}});
-    if (pending) say(app, target->version, "Service " + name + " created");
+    if (pending) tracker_.say(app, target->version, "Service " + name + " created");
   } else {
     const Json& current = **service;
     const swarm::SpecDrift drift = swarm::spec_drift(spec, current.value("Spec", Json::object()));
@@ -382,7 +373,8 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
       }
       log_.info("service updated",
                 {{"app", app}, {"version", target->version}, {"drift", drift.summary()}});
-      if (pending) say(app, target->version, "Service " + name + " updated (rolling update)");
+      if (pending)
+        tracker_.say(app, target->version, "Service " + name + " updated (rolling update)");
     }
   }
 
@@ -393,11 +385,7 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
       });
       if (!marked) log_.error("converge: store", {{"app", app}, {"error", marked.error().message}});
     }
-    std::lock_guard lock(mutex_);
-    const bool tracked = std::any_of(rollouts_.begin(), rollouts_.end(), [&](const Rollout& r) {
-      return r.app == app && r.version == target->version;
-    });
-    if (!tracked) rollouts_.push_back(*rollout);
+    tracker_.track(*rollout);
   }
   return ConvergeResult::done;
 }
@@ -435,153 +423,6 @@ ConvergeResult Deployer::remove_now(const DesiredState& state, const api::Reques
   if (!cleared)
     log_.error("remove: store", {{"app", state.app}, {"error", cleared.error().message}});
   return ConvergeResult::done;
-}
-
-// ---- tracker -------------------------------------------------------------------------------
-
-void Deployer::tracker_loop() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    std::vector<Rollout> current = rollouts_;
-    lock.unlock();
-    for (const Rollout& rollout : current) {
-      const std::string name = swarm::service_name(rollout.app);
-      auto service = docker_.inspect_service(name, Urgency::interactive);
-      std::optional<swarm::DockerError> error;
-      std::optional<RolloutAssessment> assessment;
-      if (!service) {
-        error = service.error();
-      } else if (!*service) {
-        assessment = RolloutAssessment{
-            RolloutPhase::failed, 0, 0, 0, "the service " + name + " was removed", false};
-      } else {
-        auto tasks = docker_.list_tasks(name, Urgency::interactive);
-        if (!tasks) {
-          error = tasks.error();
-        } else {
-          assessment = assess_rollout(**service, *tasks, static_cast<int>(rollout.version));
-        }
-      }
-      const auto now = Clock::now();
-      const bool late = now >= rollout.deadline;
-      std::optional<Clock::time_point> converged_since;
-      int failed_when_converged = rollout.failed_when_converged;
-      if (assessment && assessment->phase == RolloutPhase::converged && !assessment->monitored) {
-        // Watch a new service's tasks as long as Swarm watches an updated one's; a task that
-        // failed meanwhile starts the watch again.
-        const bool failed_since = rollout.converged_since.has_value() &&
-                                  assessment->failed > rollout.failed_when_converged;
-        converged_since = failed_since ? now : rollout.converged_since.value_or(now);
-        if (!rollout.converged_since || failed_since) failed_when_converged = assessment->failed;
-        if (now - *converged_since < options_.update_monitor) {
-          assessment->phase = RolloutPhase::in_progress;
-          assessment->detail +=
-              "; watching them for " + std::to_string(options_.update_monitor.count()) + " s";
-        }
-      }
-      {
-        std::lock_guard guard(mutex_);
-        for (Rollout& r : rollouts_) {
-          if (r.app == rollout.app && r.version == rollout.version) {
-            r.converged_since = converged_since;
-            r.failed_when_converged = failed_when_converged;
-          }
-        }
-      }
-      if (assessment && assessment->phase != RolloutPhase::in_progress) {
-        finish(rollout, assessment->phase, assessment->detail);
-      } else if (late) {
-        finish(rollout, RolloutPhase::failed,
-               "not converged within " + std::to_string(options_.deploy_timeout.count()) +
-                   " s: " + (assessment ? assessment->detail : describe(*error)));
-      } else if (assessment && assessment->detail != rollout.last_detail) {
-        say(rollout.app, rollout.version, assessment->detail);
-        std::lock_guard guard(mutex_);
-        for (Rollout& r : rollouts_) {
-          if (r.app == rollout.app && r.version == rollout.version) {
-            r.last_detail = assessment->detail;
-          }
-        }
-      }
-    }
-    lock.lock();
-    wake_monitor_.wait_for(lock, options_.poll_interval, [this] { return stopping_; });
-  }
-}
-
-void Deployer::finish(const Rollout& rollout, RolloutPhase phase, const std::string& detail) {
-  const char* status = status_of(phase);
-  auto recorded = db_.write([&](store::Transaction& tx) -> store::Status {
-    store::AppStore apps;
-    auto set = apps.set_version_status(tx, rollout.app, rollout.version, status);
-    if (!set) {
-      // The app was deleted meanwhile: nothing left to record.
-      if (set.error().kind == store::StoreError::Kind::not_found) return {};
-      return set;
-    }
-    if (phase == RolloutPhase::converged) {
-      auto record = apps.get(tx, rollout.app);
-      if (!record) return Unexpected(record.error());
-      auto definition = apps::from_json(record->definition);
-      if (definition) {
-        definition->deployed_version = static_cast<int>(rollout.version);
-        for (auto& v : definition->versions) {
-          if (v.version == rollout.version) v.deployed_image_name = rollout.image;
-        }
-        if (auto saved = apps.update(tx, rollout.app, apps::to_json(*definition)); !saved) {
-          return saved;
-        }
-      }
-    }
-    return audit_.record(
-        tx, rollout.context,
-        {"admin", std::string("apps.deploy.") + to_string(phase), "app:" + rollout.app,
-         phase == RolloutPhase::converged ? "ok" : std::string("error:") + status,
-         "version " + std::to_string(rollout.version) + ": " + detail});
-  });
-  if (!recorded) {
-    log_.error("deploy outcome not recorded",
-               {{"app", rollout.app}, {"error", recorded.error().message}});
-  }
-  switch (phase) {
-    case RolloutPhase::converged:
-      say(rollout.app, rollout.version,
-          "Deployed version " + std::to_string(rollout.version) + ": " + detail);
-      break;
-    case RolloutPhase::rolled_back:
-      say(rollout.app, rollout.version,
-          "Version " + std::to_string(rollout.version) +
-              " failed and Swarm rolled back to the previous version: " + detail);
-      break;
-    default:
-      say(rollout.app, rollout.version,
-          "Deploy of version " + std::to_string(rollout.version) + " failed: " + detail);
-      break;
-  }
-  builds_.finish(rollout.app, phase != RolloutPhase::converged);
-  {
-    std::lock_guard lock(mutex_);
-    rollouts_.erase(std::remove_if(rollouts_.begin(), rollouts_.end(),
-                                   [&](const Rollout& r) {
-                                     return r.app == rollout.app && r.version == rollout.version;
-                                   }),
-                    rollouts_.end());
-    outcomes_[{rollout.app, rollout.version}] = {phase, detail};
-  }
-  outcomes_changed_.notify_all();
-  if (on_change_) on_change_();
-  // A failed version no longer counts: the next pass puts back the last good one (or removes
-  // the service when there is none).
-  if (phase != RolloutPhase::converged) converge(rollout.app, rollout.context);
-}
-
-void Deployer::say(const std::string& app, std::int64_t version, const std::string& line) {
-  builds_.log(app, line);
-  log_.info("deploy", {{"app", app}, {"version", version}, {"message", line}});
-  auto appended = db_.write([&](store::Transaction& tx) {
-    return store::AppStore().append_version_log(tx, app, version, line + "\n");
-  });
-  (void)appended;  // the app may have been deleted meanwhile; the build log still has the line
 }
 
 }  // namespace captain::deploy

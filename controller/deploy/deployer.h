@@ -3,9 +3,9 @@
 //   API (deploy, update, delete) ──converge(app)──▶ WorkQueue ──▶ workers: store → spec → Swarm
 //                                                                  │ a version rolling out
 //                                                                  ▼
-//                                  tracker: polls service + tasks until converged, rolled back,
-//                                  failed or timed out; records the outcome (store, build log,
-//                                  audit) and wakes a waiting API call
+//                                  RolloutTracker: polls service + tasks until converged, rolled
+//                                  back, failed or timed out; records the outcome (store, build
+//                                  log, audit) and wakes a waiting API call
 //   monitor: pings Docker; on (re)connect checks Swarm and the overlay network and reconciles
 //   every app; reconciles again every reconcile_interval and reports orphan services.
 //
@@ -17,7 +17,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -29,6 +28,7 @@
 #include "controller/deploy/build_log.h"
 #include "controller/deploy/desired_state.h"
 #include "controller/deploy/rollout.h"
+#include "controller/deploy/rollout_tracker.h"
 #include "controller/deploy/work_queue.h"
 #include "controller/log/json_log.h"
 #include "controller/store/sqlite.h"
@@ -44,11 +44,6 @@ struct DeployerOptions {
   std::chrono::milliseconds ping_interval{2000};
   int workers = 4;
   bool publish_http_port = false;  // ServiceSpecInputs::publish_http_port
-};
-
-struct DeployOutcome {
-  RolloutPhase phase = RolloutPhase::in_progress;  // in_progress: timed out waiting
-  std::string detail;
 };
 
 class Deployer {
@@ -83,23 +78,8 @@ class Deployer {
   void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
 
  private:
-  struct Rollout {
-    std::string app;
-    std::int64_t version = 0;
-    std::string image;
-    std::chrono::steady_clock::time_point deadline;
-    api::RequestContext context;
-    std::string last_detail;
-    // When an unmonitored rollout (a created service) was first seen converged.
-    std::optional<std::chrono::steady_clock::time_point> converged_since;
-    // Failed tasks of this version when that watch began: one more restarts the watch (a
-    // crash-looping task can look "running" at every poll).
-    int failed_when_converged = 0;
-  };
-
   void monitor_loop();
   void worker_loop();
-  void tracker_loop();
 
   void connect();  // Swarm check, network, reconcile
   void reconcile_all();
@@ -107,8 +87,6 @@ class Deployer {
   ConvergeResult converge_now(const std::string& app, const api::RequestContext& context);
   ConvergeResult remove_now(const DesiredState& state, const api::RequestContext& context);
   std::optional<std::string> network_id();
-  void finish(const Rollout& rollout, RolloutPhase phase, const std::string& detail);
-  void say(const std::string& app, std::int64_t version, const std::string& line);
 
   swarm::DockerClient& docker_;
   store::Database& db_;
@@ -119,13 +97,11 @@ class Deployer {
   std::function<void()> on_change_;
 
   WorkQueue work_;
+  RolloutTracker tracker_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_monitor_;
-  std::condition_variable outcomes_changed_;
   bool stopping_ = false;
-  std::vector<Rollout> rollouts_;
-  std::map<std::pair<std::string, std::int64_t>, DeployOutcome> outcomes_;
   std::string docker_state_ = "connecting";
   bool connected_ = false;
   std::string network_id_;

@@ -76,6 +76,12 @@ bool DockerError::daemon_unavailable() const {
   return retryable() || kind == Kind::circuit_open || kind == Kind::not_swarm_manager;
 }
 
+std::string DockerError::describe() const {
+  if (kind == Kind::circuit_open) return message;
+  if (daemon_unavailable()) return "Docker is unavailable: " + message;
+  return "Docker refused: " + message;
+}
+
 std::string_view to_string(DockerError::Kind kind) {
   switch (kind) {
     case DockerError::Kind::unreachable:

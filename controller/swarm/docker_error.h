@@ -38,6 +38,8 @@ struct DockerError {
   // The daemon could not be used at all (unreachable, timeout, 5xx, breaker open, not a Swarm
   // manager), as opposed to a refusal of this particular request: the work waits and retries.
   bool daemon_unavailable() const;
+  // For a user: "Docker is unavailable: ..." or "Docker refused: ..." (a breaker's own words).
+  std::string describe() const;
 };
 
 std::string_view to_string(DockerError::Kind kind);
