@@ -93,6 +93,19 @@ std::string transport_message(CURL* c, CURLcode code, const char* error,
   return socket_path + ": " + (error[0] != '\0' ? error : curl_easy_strerror(code));
 }
 
+// The reply with its status once curl is done, or the transport error it reported.
+Expected<HttpReply, DockerError> completed(CURL* c, CURLcode code, const char* error,
+                                           const std::string& socket_path, HttpReply reply) {
+  if (code != CURLE_OK) {
+    return Unexpected(docker_error_from_transport(transport_message(c, code, error, socket_path),
+                                                  code == CURLE_OPERATION_TIMEDOUT));
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  reply.status = static_cast<int>(status);
+  return reply;
+}
+
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -152,14 +165,7 @@ Expected<HttpReply, DockerError> DockerTransport::send(const HttpCall& call) con
     return Unexpected(docker_error_from_transport(
         "reply larger than " + std::to_string(kMaxReplyBytes) + " bytes", false));
   }
-  if (code != CURLE_OK) {
-    return Unexpected(docker_error_from_transport(transport_message(c, code, error, socket_path_),
-                                                  code == CURLE_OPERATION_TIMEDOUT));
-  }
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  reply.status = static_cast<int>(status);
-  return reply;
+  return completed(c, code, error, socket_path_, std::move(reply));
 }
 
 Expected<HttpReply, DockerError> DockerTransport::stream(const StreamingCall& call) const {
@@ -200,14 +206,7 @@ Expected<HttpReply, DockerError> DockerTransport::stream(const StreamingCall& ca
     return Unexpected(docker_error_from_transport(
         "reading the request body: " + std::string(std::strerror(state.read_errno)), false));
   }
-  if (code != CURLE_OK) {
-    return Unexpected(docker_error_from_transport(transport_message(c, code, error, socket_path_),
-                                                  code == CURLE_OPERATION_TIMEDOUT));
-  }
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  reply.status = static_cast<int>(status);
-  return reply;
+  return completed(c, code, error, socket_path_, std::move(reply));
 }
 
 std::string url_encode(std::string_view text) {
