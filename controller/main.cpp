@@ -311,6 +311,7 @@ int run(int argc, char** argv) {
         },
         [&nginx] { nginx->request_render(); });
   }
+  builder.on_change([&app_list] { app_list.invalidate(); });
   deployer.on_change([&app_list, &nginx] {
     app_list.invalidate();
     if (nginx) nginx->request_render();

@@ -302,6 +302,25 @@ def test_uploads_are_authenticated_before_the_body_and_bounded(src):
         conn.close()
     assert resp.status == 413, reply
     assert json.loads(reply)["description"].startswith("The upload is larger than 8388608"), reply
+    # Within the limit, through nginx (passed on unbuffered, chunked by this client): built.
+    ctype, body = multipart({"sourceFile": make_tar(web_source("through nginx\n"))})
+
+    def chunks():
+        for i in range(0, len(body), 4096):
+            yield body[i:i + 4096]
+    conn = http.client.HTTPConnection("127.0.0.1", src.nginx_port, timeout=30)
+    try:
+        conn.request("POST", "/api/v2/user/apps/appData/limits?detached=1", body=chunks(),
+                     encode_chunked=True,
+                     headers={"Host": "captain.captain.test", "Content-Type": ctype,
+                              "Transfer-Encoding": "chunked", "x-captain-auth": api.token,
+                              "x-namespace": "captain"})
+        resp = conn.getresponse()
+        reply = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 200 and json.loads(reply)["status"] == 101, reply
+    src.served("limits", "through nginx\n")
     # No token: refused before the body is read, with CapRover's envelope.
     token, api.token = api.token, ""
     try:

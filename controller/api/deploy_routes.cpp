@@ -170,19 +170,19 @@ ApiResult deploy_image(ApiServices& services, Call& call, const std::string& nam
 ApiResult deploy_source(ApiServices& services, Call& call, const std::string& name,
                         DeployRequest request) {
   deploy::BuildJob job;
-  ApiResult result = mutate(
-      services, call, {"admin", "apps.deploy", "app:" + name, "", ""},
-      [&](store::Transaction& tx) -> Mutation<ApiResult> {
-        auto app = load_app(tx, name);
-        if (!app) return Unexpected(app.error());
-        if (auto docker = require_docker(services); !docker) return Unexpected(docker.error());
-        job = deploy::build_job_for(*app, call.context);
-        job.source = std::move(request.source);
-        job.git_hash = request.git_hash;
-        ApiResult started = ok("Deploy is started");
-        started.status = ApiStatus::deploy_started;
-        return started;
-      });
+  ApiResult result = mutate(services, call, {"admin", "apps.deploy", "app:" + name, "", ""},
+                            [&](store::Transaction& tx) -> Mutation<ApiResult> {
+                              auto app = load_app(tx, name);
+                              if (!app) return Unexpected(app.error());
+                              if (auto docker = require_docker(services); !docker)
+                                return Unexpected(docker.error());
+                              job = deploy::build_job_for(*app, call.context);
+                              job.source = std::move(request.source);
+                              job.git_hash = request.git_hash;
+                              ApiResult started = ok("Deploy is started");
+                              started.status = ApiStatus::deploy_started;
+                              return started;
+                            });
   if (!result.succeeded()) return result;
   auto id = services.builder.submit(std::move(job));
   if (!id) return failure(ApiStatus::generic_error, "the deploy was not queued: " + id.error());
@@ -203,9 +203,9 @@ ApiResult deploy_source(ApiServices& services, Call& call, const std::string& na
     case deploy::BuildOutcome::Kind::pending:
       break;
   }
-  return failure(ApiStatus::generic_error,
-                 "The build is still running; follow it with GET /api/v2/user/apps/appData/" +
-                     name);
+  return failure(
+      ApiStatus::generic_error,
+      "The build is still running; follow it with GET /api/v2/user/apps/appData/" + name);
 }
 
 ApiResult deploy(ApiServices& services, Call& call) {
@@ -215,10 +215,10 @@ ApiResult deploy(ApiServices& services, Call& call) {
                      : from_json_body(call.body);
   if (!request) {
     ApiResult refused = request.error().refusal;
-    services.audit.record_alone(call.context, {"admin", "apps.deploy", "app:" + name,
-                                               "error:" + std::to_string(static_cast<int>(
-                                                              refused.status)),
-                                               refused.description});
+    services.audit.record_alone(
+        call.context,
+        {"admin", "apps.deploy", "app:" + name,
+         "error:" + std::to_string(static_cast<int>(refused.status)), refused.description});
     return refused;
   }
   if (request->image) return deploy_image(services, call, name, *request->image, request->git_hash);
@@ -226,8 +226,7 @@ ApiResult deploy(ApiServices& services, Call& call) {
 }
 
 // Whether `token` is `app`'s enabled deploy token, compared in constant time.
-bool deploy_token_matches(ApiServices& services, const std::string& app,
-                          const std::string& token) {
+bool deploy_token_matches(ApiServices& services, const std::string& app, const std::string& token) {
   auto expected = services.db.read([&](store::Transaction& tx) -> store::Result<std::string> {
     auto record = store::AppStore().get(tx, app);
     if (!record) return Unexpected(record.error());

@@ -70,8 +70,8 @@ Expected<std::vector<std::string>, std::string> pushed_branches(const http::Requ
     if (auto branch = branch_of_ref(*ref)) branches.push_back(*branch);
     if (branches.empty()) branches.push_back("");  // a tag: matches no branch
   } else {
-    const auto changes = body.contains("push") ? body["push"].value("changes", nlohmann::json())
-                                               : nlohmann::json();
+    const auto changes =
+        body.contains("push") ? body["push"].value("changes", nlohmann::json()) : nlohmann::json();
     if (!changes.is_array()) return Unexpected(std::string("the push payload has no changes"));
     for (const auto& change : changes) {
       if (change.is_object() && change.contains("new") && change["new"].is_object() &&
@@ -124,8 +124,8 @@ ApiResult trigger_build(ApiServices& services, Call& call) {
     return refused;
   }
   deploy::BuildJob job = deploy::build_job_for(app, call.context);
-  job.source.repo = source::GitRemote{repo.repo, repo.branch, repo.user, repo.password,
-                                      repo.ssh_key};
+  job.source.repo =
+      source::GitRemote{repo.repo, repo.branch, repo.user, repo.password, repo.ssh_key};
   auto id = services.builder.submit(std::move(job));
   audit::AuditEntry entry{"webhook", "apps.webhook", "app:" + app.app_name, "ok",
                           "branch " + repo.branch};
@@ -133,8 +133,7 @@ ApiResult trigger_build(ApiServices& services, Call& call) {
     entry.result = "error:1000";
     entry.detail = id.error();
     services.audit.record_alone(call.context, entry);
-    return refused_hook(ApiStatus::generic_error, 503,
-                        "Error triggering a build: " + id.error());
+    return refused_hook(ApiStatus::generic_error, 503, "Error triggering a build: " + id.error());
   }
   services.audit.record_alone(call.context, entry);
   services.app_list.invalidate();

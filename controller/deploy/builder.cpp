@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -54,7 +54,8 @@ Builder::~Builder() {
 void Builder::start() {
   // A build cut short by a restart never finished: its version cannot run.
   auto marked = db_.write([&](store::Transaction& tx) -> store::Status {
-    auto stmt = tx.prepare("UPDATE app_versions SET status = ?1, log = log || ?2 WHERE status = ?3");
+    auto stmt =
+        tx.prepare("UPDATE app_versions SET status = ?1, log = log || ?2 WHERE status = ?3");
     if (!stmt) return Unexpected(stmt.error());
     stmt->bind_text(1, kVersionBuildFailed)
         .bind_text(2, "The controller stopped during this build.\n")
@@ -127,7 +128,8 @@ Expected<std::uint64_t, std::string> Builder::submit(BuildJob job) {
     builds_.release(app);
     fs::remove_all(replaced->dir, ec);
     say(app, -1, "A newer deploy replaced the one queued before it.");
-    finish(replaced->id, {BuildOutcome::Kind::replaced, -1, "replaced by a newer deploy of " + app});
+    finish(replaced->id,
+           {BuildOutcome::Kind::replaced, -1, "replaced by a newer deploy of " + app});
   }
   say(app, -1, "Deploy queued for " + app);
   wake_.notify_one();
@@ -197,9 +199,10 @@ void Builder::run(const Queued& queued) {
   } else {
     say(app, outcome.version, "Build has failed! " + outcome.detail);
     builds_.finish(app, true);
-    audit_.record_alone(queued.job.context, {"admin", "apps.build", "app:" + app,
-                                             "error:build", outcome.detail});
+    audit_.record_alone(queued.job.context,
+                        {"admin", "apps.build", "app:" + app, "error:build", outcome.detail});
   }
+  if (on_change_) on_change_();
   finish(queued.id, outcome);
 }
 
@@ -209,8 +212,7 @@ Expected<std::string, std::string> Builder::fetch_source(const Queued& queued,
   std::error_code ec;
   if (job.source.repo) {
     const auto& repo = *job.source.repo;
-    say(job.app, -1,
-        "Fetching branch " + repo.branch + " of " + source::printable_repo(repo.repo));
+    say(job.app, -1, "Fetching branch " + repo.branch + " of " + source::printable_repo(repo.repo));
     auto commit = source::fetch_branch(repo, src, queued.dir + "/git", kFetchTimeout);
     if (commit) say(job.app, -1, "Fetched commit " + *commit);
     return commit;
@@ -286,6 +288,7 @@ BuildOutcome Builder::build(const Queued& queued) {
   });
   if (!reserved) return failed("cannot record the version: " + reserved.error().message);
   version = *reserved;
+  if (on_change_) on_change_();
 
   if (plan->image_name) {
     say(job.app, version,
@@ -308,7 +311,8 @@ BuildOutcome Builder::build(const Queued& queued) {
     log_.info("build", {{"app", job.app}, {"version", version}, {"message", line}});
     transcript += line;
     transcript += '\n';
-    if (transcript.size() > 2 * kStoredLogBytes) transcript.erase(0, transcript.size() - kStoredLogBytes);
+    if (transcript.size() > 2 * kStoredLogBytes)
+      transcript.erase(0, transcript.size() - kStoredLogBytes);
   };
   std::thread writer([&] {
     auto written = source::write_context_tar(plan->context_dir, fds[1]);
@@ -319,8 +323,8 @@ BuildOutcome Builder::build(const Queued& queued) {
     std::lock_guard lock(mutex_);
     return stopping_;
   };
-  auto built = docker_.build_image(image, fds[0], plan->dockerfile, build_args, on_line,
-                                   cancelled, options_.build_timeout);
+  auto built = docker_.build_image(image, fds[0], plan->dockerfile, build_args, on_line, cancelled,
+                                   options_.build_timeout);
   ::close(fds[0]);  // a writer still writing gets EPIPE and stops
   writer.join();
 

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,7 +39,7 @@
 
 namespace captain::deploy {
 
-inline constexpr const char* kVersionBuilding = "building";        // being built from source
+inline constexpr const char* kVersionBuilding = "building";         // being built from source
 inline constexpr const char* kVersionBuildFailed = "build_failed";  // its build failed
 
 struct BuilderOptions {
@@ -102,6 +103,9 @@ class Builder {
 
   const BuilderOptions& options() const { return options_; }
 
+  // After each change of an app's versions or build state (the app list shows both).
+  void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
+
  private:
   struct Queued {
     std::uint64_t id;
@@ -126,6 +130,7 @@ class Builder {
   logging::JsonLog& log_;
   Deployer& deployer_;
   const BuilderOptions options_;
+  std::function<void()> on_change_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

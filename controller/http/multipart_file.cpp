@@ -17,7 +17,8 @@ constexpr std::size_t kScanBlock = 1 << 20;
 
 class ReadOnlyFile {
  public:
-  explicit ReadOnlyFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  explicit ReadOnlyFile(const std::string& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
   ~ReadOnlyFile() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -100,8 +101,8 @@ std::optional<std::string> header_parameter(std::string_view value, std::string_
 Expected<std::string, std::string> multipart_boundary(std::string_view content_type) {
   const std::string_view type = trim(content_type.substr(0, content_type.find(';')));
   if (!iequals(type, "multipart/form-data")) {
-    return Unexpected("the body is not multipart/form-data (Content-Type: " +
-                      std::string(content_type) + ")");
+    return Unexpected(
+        "the body is not multipart/form-data (Content-Type: " + std::string(content_type) + ")");
   }
   auto boundary = header_parameter(content_type, "boundary");
   if (!boundary || boundary->empty() || boundary->size() > 70) {
@@ -169,7 +170,8 @@ Expected<std::vector<MultipartPart>, std::string> read_multipart_file(const std:
     }
     part.offset = header_start + header_end + content_skip;
     const auto next = file.find(part.offset, delimiter);
-    if (!next) return Unexpected(std::string("the multipart body ends before its closing boundary"));
+    if (!next)
+      return Unexpected(std::string("the multipart body ends before its closing boundary"));
     part.length = *next - part.offset;
     parts.push_back(std::move(part));
     at = *next + delimiter.size();

@@ -3,10 +3,6 @@
 #include <netdb.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,15 +11,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/file.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/core/file.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -277,26 +276,27 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     busy_ = true;
     const Lane lane = route_->options.lane;
     auto work = asio::make_work_guard(server_.io_);
-    asio::post(server_.pool_for(lane), [self = shared_from_this(), work = std::move(work)]() mutable {
-      auto res = std::make_shared<Response>();
-      bool admitted = false;
-      try {
-        admitted = self->route_->options.admit(self->req_, *res);
-      } catch (...) {
-        *res = Response{};
-        res->status = 500;
-      }
-      asio::post(self->stream_.get_executor(),
-                 [self, res, admitted, work = std::move(work)]() mutable {
-                   self->busy_ = false;
-                   if (admitted) {
-                     self->after_admission();
-                   } else {
-                     self->refuse(std::move(*res));
-                   }
-                   work.reset();
-                 });
-    });
+    asio::post(server_.pool_for(lane),
+               [self = shared_from_this(), work = std::move(work)]() mutable {
+                 auto res = std::make_shared<Response>();
+                 bool admitted = false;
+                 try {
+                   admitted = self->route_->options.admit(self->req_, *res);
+                 } catch (...) {
+                   *res = Response{};
+                   res->status = 500;
+                 }
+                 asio::post(self->stream_.get_executor(),
+                            [self, res, admitted, work = std::move(work)]() mutable {
+                              self->busy_ = false;
+                              if (admitted) {
+                                self->after_admission();
+                              } else {
+                                self->refuse(std::move(*res));
+                              }
+                              work.reset();
+                            });
+               });
   }
 
   void after_admission() {

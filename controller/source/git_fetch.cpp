@@ -79,11 +79,21 @@ Expected<std::string, std::string> fetch_branch(const GitRemote& remote, const s
     // The host key is trusted on first use for this fetch, as CapRover's ssh-keyscan does.
     env.push_back("GIT_SSH_COMMAND=ssh -i " + key +
                   " -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
-                  " -o UserKnownHostsFile=" + scratch + "/known_hosts");
+                  " -o UserKnownHostsFile=" +
+                  scratch + "/known_hosts");
   }
-  const std::vector<std::string> clone = {
-      kGit, "clone", "--quiet", "--depth", "1", "--recurse-submodules", "--shallow-submodules",
-      "--branch", remote.branch, "--", remote.repo, dest};
+  const std::vector<std::string> clone = {kGit,
+                                          "clone",
+                                          "--quiet",
+                                          "--depth",
+                                          "1",
+                                          "--recurse-submodules",
+                                          "--shallow-submodules",
+                                          "--branch",
+                                          remote.branch,
+                                          "--",
+                                          remote.repo,
+                                          dest};
   auto cloned = process::run_command(clone, timeout, env);
   if (!cloned) return Unexpected("cannot run git: " + cloned.error());
   if (cloned->timed_out) {
@@ -94,8 +104,8 @@ Expected<std::string, std::string> fetch_branch(const GitRemote& remote, const s
     return Unexpected("git clone of branch " + remote.branch + " of " +
                       printable_repo(remote.repo) + " failed: " + last_lines(cloned->output));
   }
-  auto head = process::run_command({kGit, "-C", dest, "rev-parse", "HEAD"},
-                                   std::chrono::seconds(30), env);
+  auto head =
+      process::run_command({kGit, "-C", dest, "rev-parse", "HEAD"}, std::chrono::seconds(30), env);
   if (!head || head->exit_status != 0) {
     return Unexpected(std::string("git rev-parse HEAD failed after the clone"));
   }

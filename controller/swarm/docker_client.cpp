@@ -343,11 +343,12 @@ DockerResult<void> DockerClient::pull_image(
   return {};
 }
 
-DockerResult<void> DockerClient::build_image(
-    const std::string& tag, int context_fd, const std::string& dockerfile,
-    const std::map<std::string, std::string>& build_args,
-    const std::function<void(const std::string&)>& on_line, const std::function<bool()>& cancelled,
-    std::chrono::milliseconds timeout) {
+DockerResult<void> DockerClient::build_image(const std::string& tag, int context_fd,
+                                             const std::string& dockerfile,
+                                             const std::map<std::string, std::string>& build_args,
+                                             const std::function<void(const std::string&)>& on_line,
+                                             const std::function<bool()>& cancelled,
+                                             std::chrono::milliseconds timeout) {
   auto version = api_version(Urgency::background);
   if (!version) return Unexpected(version.error());
   std::string prefix;
@@ -406,8 +407,9 @@ DockerResult<void> DockerClient::build_image(
   };
   const auto started = Clock::now();
   auto reply = transport_.stream(call);
-  const std::string_view outcome =
-      !reply ? to_string(reply.error().kind) : reply->status == 200 ? "ok" : "unexpected";
+  const std::string_view outcome = !reply                 ? to_string(reply.error().kind)
+                                   : reply->status == 200 ? "ok"
+                                                          : "unexpected";
   metrics_.record("build", outcome, Clock::now() - started);
   if (!reply) return Unexpected(reply.error());
   if (!pending.empty()) take_line(pending);
@@ -433,9 +435,9 @@ DockerResult<Json> DockerClient::list_images(const std::string& reference, Urgen
 
 DockerResult<bool> DockerClient::remove_image(const std::string& image, Urgency urgency,
                                               bool force) {
-  auto removed = call_json({"images", "DELETE",
-                            "/images/" + url_encode(image) + (force ? "?force=1" : ""), nullptr,
-                            true, urgency});
+  auto removed =
+      call_json({"images", "DELETE", "/images/" + url_encode(image) + (force ? "?force=1" : ""),
+                 nullptr, true, urgency});
   if (!removed) {
     if (removed.error().kind == DockerError::Kind::not_found) return false;
     return Unexpected(removed.error());

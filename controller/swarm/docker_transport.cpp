@@ -1,7 +1,6 @@
 #include "controller/swarm/docker_transport.h"
 
 #include <curl/curl.h>
-
 #include <unistd.h>
 
 #include <cerrno>
@@ -178,10 +177,12 @@ Expected<HttpReply, DockerError> DockerTransport::stream(const StreamingCall& ca
   const std::string url = "http://docker" + call.path;
   const std::string method(call.method);
   std::unique_ptr<curl_slist, CurlList> headers;
-  for (const std::string& line : {std::string("Expect:"), std::string("Transfer-Encoding: chunked")}) {
+  for (const std::string& line :
+       {std::string("Expect:"), std::string("Transfer-Encoding: chunked")}) {
     headers.reset(curl_slist_append(headers.release(), line.c_str()));
   }
-  for (const std::string& h : call.headers) headers.reset(curl_slist_append(headers.release(), h.c_str()));
+  for (const std::string& h : call.headers)
+    headers.reset(curl_slist_append(headers.release(), h.c_str()));
 
   curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());

@@ -72,9 +72,10 @@ TEST_F(MultipartFile, PartLargerThanTheScanBlock) {
   std::string big(3 * 1024 * 1024 + 17, 'a');
   big[1024 * 1024 - 2] = '\r';  // a CR LF "-" near a block edge must not confuse the scan
   big[1024 * 1024 - 1] = '\n';
-  const std::string body = "--q\r\nContent-Disposition: form-data; name=\"sourceFile\"; "
-                           "filename=\"f\"\r\n\r\n" +
-                           big + "\r\n--q--\r\n";
+  const std::string body =
+      "--q\r\nContent-Disposition: form-data; name=\"sourceFile\"; "
+      "filename=\"f\"\r\n\r\n" +
+      big + "\r\n--q--\r\n";
   auto parts = read_multipart_file(write(body), "q");
   ASSERT_TRUE(parts.has_value()) << parts.error();
   ASSERT_EQ(parts->size(), 1u);
@@ -84,13 +85,14 @@ TEST_F(MultipartFile, PartLargerThanTheScanBlock) {
 
 TEST_F(MultipartFile, TruncatedOrMalformedBodiesAreErrors) {
   EXPECT_FALSE(read_multipart_file(write("no boundary here"), "b").has_value());
-  EXPECT_FALSE(read_multipart_file(
-                   write("--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nunfinished"),
-                   "b")
-                   .has_value());
+  EXPECT_FALSE(
+      read_multipart_file(
+          write("--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nunfinished"), "b")
+          .has_value());
   EXPECT_FALSE(read_multipart_file(write("--b\r\nContent-Disposition: form-data; name=\"x\""), "b")
                    .has_value());
-  auto nameless = read_multipart_file(write("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--"), "b");
+  auto nameless =
+      read_multipart_file(write("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--"), "b");
   ASSERT_FALSE(nameless.has_value());
   EXPECT_NE(nameless.error().find("name"), std::string::npos);
 }
