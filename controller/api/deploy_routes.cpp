@@ -1,11 +1,10 @@
 #include "controller/api/deploy_routes.h"
 
-#include <openssl/crypto.h>
-
 #include "controller/api/mutation.h"
 #include "controller/api/stored_app.h"
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
+#include "controller/auth/secrets.h"
 #include "controller/deploy/builder.h"
 #include "controller/deploy/desired_state.h"
 #include "controller/http/multipart_file.h"
@@ -234,8 +233,7 @@ bool deploy_token_matches(ApiServices& services, const std::string& app, const s
     if (!definition || !definition->deploy_token_enabled) return std::string();
     return definition->deploy_token;
   });
-  if (!expected || expected->empty() || expected->size() != token.size()) return false;
-  return CRYPTO_memcmp(expected->data(), token.data(), token.size()) == 0;
+  return expected && auth::same_secret(*expected, token);
 }
 
 ApiResult build_status(ApiServices& services, Call& call) {

@@ -1,12 +1,11 @@
 #include "controller/api/webhook_routes.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "controller/api/mutation.h"
+#include "controller/auth/secrets.h"
 #include "controller/deploy/builder.h"
 #include "controller/store/app_store.h"
 
@@ -14,10 +13,6 @@ namespace captain::api {
 namespace {
 
 constexpr std::size_t kWebhookBodyLimit = 2 * 1024 * 1024;  // CapRover's form limit
-
-bool same_secret(const std::string& a, const std::string& b) {
-  return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 // The app whose webhook token this is.
 store::Result<std::optional<apps::AppDefinition>> app_of_token(ApiServices& services,
@@ -29,7 +24,7 @@ store::Result<std::optional<apps::AppDefinition>> app_of_token(ApiServices& serv
         for (const auto& record : *records) {
           auto app = apps::from_json(record.definition);
           if (app && app->push_webhook &&
-              same_secret(app->push_webhook->push_webhook_token, token)) {
+              auth::same_secret(app->push_webhook->push_webhook_token, token)) {
             return std::optional<apps::AppDefinition>(std::move(*app));
           }
         }

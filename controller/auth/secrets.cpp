@@ -21,6 +21,11 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point when) {
 
 }  // namespace
 
+bool same_secret(std::string_view expected, std::string_view given) {
+  return !expected.empty() && expected.size() == given.size() &&
+         CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
+}
+
 Expected<std::string, std::string> random_secret(std::size_t bytes) {
   try {
     if (bytes == 0 || bytes > kMaxSecretBytes) {

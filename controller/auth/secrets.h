@@ -18,6 +18,10 @@ inline constexpr std::size_t kMaxSecretBytes = 1024;
 // characters). Errors: bytes 0 or above kMaxSecretBytes, or RAND_bytes failing.
 Expected<std::string, std::string> random_secret(std::size_t bytes = kDefaultSecretBytes);
 
+// Whether `given` is `expected`, in time that does not depend on where they differ. An empty
+// `expected` (no secret set) matches nothing.
+bool same_secret(std::string_view expected, std::string_view given);
+
 // The current signing secret plus the one it replaced. Rotation policy: rotate when the current
 // secret is older than the configured age (needs_rotation); the replaced secret stays
 // acceptable for verification until the following rotation drops it, so a token outlives one

@@ -115,3 +115,16 @@ TEST(SecretRing, ParseRejectsGarbage) {
 
 }  // namespace
 }  // namespace captain::auth
+
+namespace captain::auth {
+namespace {
+
+TEST(SameSecret, MatchesOnlyTheWholeSecretAndNeverAnEmptyOne) {
+  EXPECT_TRUE(same_secret("0123456789abcdef", "0123456789abcdef"));
+  EXPECT_FALSE(same_secret("0123456789abcdef", "0123456789abcdeX"));
+  EXPECT_FALSE(same_secret("0123456789abcdef", "0123456789abcde"));
+  EXPECT_FALSE(same_secret("", ""));
+}
+
+}  // namespace
+}  // namespace captain::auth
