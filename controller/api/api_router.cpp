@@ -166,7 +166,10 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
   Call call{req, context, nlohmann::json::object(), route};
 
   const auto respond = [&]() -> ApiResult {
-    if (auto refused = precheck(route, call)) return *refused;
+    // An upload route checked the namespace and token before its body was read.
+    if (!req.admitted) {
+      if (auto refused = precheck(route, call)) return *refused;
+    }
     // A spooled body (an upload route): a multipart upload is its handler's to read; JSON is
     // read here like any other body, within max_body.
     std::string spooled;

@@ -38,6 +38,8 @@ struct Request {
   // A spooled body (RouteOptions::spool_dir): the file holding it. The handler may move it
   // away; whatever is left there is removed once the answer is sent.
   std::string body_file;
+  // The route's admission check (RouteOptions::admit) passed: the handler need not repeat it.
+  bool admitted = false;
   std::string remote_addr;           // the TCP peer
   std::vector<std::string> matches;  // the route's regex captures; [0] is the whole path
 

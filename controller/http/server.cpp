@@ -290,6 +290,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                             [self, res, admitted, work = std::move(work)]() mutable {
                               self->busy_ = false;
                               if (admitted) {
+                                self->req_.admitted = true;
                                 self->after_admission();
                               } else {
                                 self->refuse(std::move(*res));
