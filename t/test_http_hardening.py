@@ -84,6 +84,15 @@ def timed_get(port, path, source, body=None):
         conn.close()
 
 
+def assert_health_and_login_answer_at_once(port, source):
+    """/health/live and a login from `source` answer within a second, five times over."""
+    for _ in range(5):
+        took, reply = timed_get(port, "/health/live", source)
+        assert statuses(reply) == [200] and took < 1.0, (took, reply[:100])
+        took, reply = timed_get(port, "/api/v2/login", source, {"password": PASSWORD})
+        assert b'"status":100' in reply and took < 1.0, (took, reply[:200])
+
+
 def test_huge_chunked_bodies_are_refused_while_read_and_memory_stays_flat(listener):
     controller, port = listener()
     before = rss_kib(controller.proc.pid)
@@ -142,11 +151,7 @@ def test_slow_clients_cost_a_socket_not_a_thread(listener):
         slow.append(s)
     try:
         time.sleep(0.5)
-        for _ in range(5):
-            took, reply = timed_get(port, "/health/live", "127.0.0.2")
-            assert statuses(reply) == [200] and took < 1.0, (took, reply[:100])
-            took, reply = timed_get(port, "/api/v2/login", "127.0.0.2", {"password": PASSWORD})
-            assert b'"status":100' in reply and took < 1.0, (took, reply[:200])
+        assert_health_and_login_answer_at_once(port, "127.0.0.2")
     finally:
         for s in slow:
             s.close()
@@ -282,11 +287,7 @@ def test_health_and_login_answer_while_slow_calls_fill_their_pool(listener, tmp_
             c.start()
         time.sleep(2)  # the slow pool is full: one order talks to the black hole, the rest wait
         assert accepted, "no certificate order reached the CA"
-        for _ in range(5):
-            took, reply = timed_get(port, "/health/live", "127.0.0.3")
-            assert statuses(reply) == [200] and took < 1.0, (took, reply[:100])
-            took, reply = timed_get(port, "/api/v2/login", "127.0.0.3", {"password": PASSWORD})
-            assert b'"status":100' in reply and took < 1.0, (took, reply[:200])
+        assert_health_and_login_answer_at_once(port, "127.0.0.3")
     finally:
         stop.set()
         controller.cleanup()
