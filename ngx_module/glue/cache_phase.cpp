@@ -174,20 +174,40 @@ bool ensure_cleanup(ngx_http_request_t* r, CacheState* st) noexcept {
   return true;
 }
 
-ngx_int_t serve_hit(ngx_http_request_t* r, CacheState* st, cache::Handle& h,
-                    std::uint64_t age) noexcept {
-  const std::size_t header_size = h.headers.size();
-  const std::size_t body_size = h.body_size;
-  // Copied out of the zone at once: the response does not depend on the entry surviving a
-  // slow client, and the pin is held only for the copy.
-  auto* copy = static_cast<u_char*>(ngx_pnalloc(r->pool, header_size + body_size + 1));
-  const unsigned status = h.meta.status;
-  if (copy != nullptr) {
-    ngx_memcpy(copy, h.headers.data(), header_size);
-    ngx_memcpy(copy + header_size, h.body, body_size);
+// An entry copied out of the zone: headers then body, in the request pool.
+struct CopiedEntry {
+  u_char* bytes = nullptr;
+  std::size_t header_size = 0;
+  std::size_t body_size = 0;
+  unsigned status = 0;
+};
+
+enum class CopyResult { copied, no_memory, torn };
+
+// Copies a pinned entry out of the zone at once and unpins it: the response does not depend on
+// the entry surviving a slow client, and the pin is held only for the copy. `torn`: the zone was
+// formatted again meanwhile (a worker died holding its lock), so the bytes may be another
+// entry's and the request is treated as a miss.
+CopyResult copy_and_release(ngx_pool_t* pool, cache::CacheStore& store, cache::Handle& h,
+                            CopiedEntry* out) noexcept {
+  out->header_size = h.headers.size();
+  out->body_size = h.body_size;
+  out->status = h.meta.status;
+  out->bytes = static_cast<u_char*>(ngx_pnalloc(pool, out->header_size + out->body_size + 1));
+  if (out->bytes != nullptr) {
+    ngx_memcpy(out->bytes, h.headers.data(), out->header_size);
+    ngx_memcpy(out->bytes + out->header_size, h.body, out->body_size);
   }
-  st->zone->store.release(h);
-  if (copy == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  const bool intact = store.release(h);
+  if (out->bytes == nullptr) return CopyResult::no_memory;
+  return intact ? CopyResult::copied : CopyResult::torn;
+}
+
+ngx_int_t serve_hit(ngx_http_request_t* r, const CopiedEntry& entry, std::uint64_t age) noexcept {
+  u_char* const copy = entry.bytes;
+  const std::size_t header_size = entry.header_size;
+  const std::size_t body_size = entry.body_size;
+  const unsigned status = entry.status;
 
   if (ngx_http_discard_request_body(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
   if (restore_headers(r, copy, header_size) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -247,13 +267,31 @@ cache::Handle find_fresh(CacheState* st, std::int64_t now, std::uint64_t* age,
   return cache::Handle();
 }
 
-ngx_int_t answer_hit(ngx_http_request_t* r, CacheState* st, cache::Handle& h,
+ngx_int_t answer_hit(ngx_http_request_t* r, CacheState* st, const CopiedEntry& entry,
                      std::uint64_t age) noexcept {
   st->status = CacheStatus::hit;
   st->waiting = false;
   st->zone->store.record(Outcome::hit);
-  ngx_http_finalize_request(r, serve_hit(r, st, h, age));
+  ngx_http_finalize_request(r, serve_hit(r, entry, age));
   return NGX_DONE;
+}
+
+// A fresh entry for the request, copied out of the zone; NGX_DECLINED when there is none (or
+// it was torn by a format), else what the phase handler returns.
+ngx_int_t try_hit(ngx_http_request_t* r, CacheState* st, bool* expired) noexcept {
+  std::uint64_t age = 0;
+  cache::Handle h = find_fresh(st, ngx_time(), &age, expired);
+  if (!h.valid()) return NGX_DECLINED;
+  CopiedEntry entry;
+  switch (copy_and_release(r->pool, st->zone->store, h, &entry)) {
+    case CopyResult::copied:
+      return answer_hit(r, st, entry, age);
+    case CopyResult::no_memory:
+      return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    case CopyResult::torn:
+      break;
+  }
+  return NGX_DECLINED;
 }
 
 // The request goes to its content handler; its response may be stored.
@@ -310,10 +348,9 @@ ngx_int_t wait_for_fill(ngx_http_request_t* r) noexcept {
 
 // Looks again for the entry another request is filling.
 ngx_int_t poll_fill(ngx_http_request_t* r, CacheState* st) noexcept {
-  std::uint64_t age = 0;
   bool expired = false;
-  cache::Handle h = find_fresh(st, ngx_time(), &age, &expired);
-  if (h.valid()) return answer_hit(r, st, h, age);
+  const ngx_int_t hit = try_hit(r, st, &expired);
+  if (hit != NGX_DECLINED) return hit;
   cache::CacheStore& store = st->zone->store;
   // The filler is done (its response was not stored) or took too long: go upstream, without
   // taking the lock, so that waiters on an uncacheable key do not queue behind one another.
@@ -382,9 +419,8 @@ ngx_int_t cache_lookup(ngx_http_request_t* r) noexcept {
 
   bool expired = false;
   if (mode == cache::RequestMode::normal) {
-    std::uint64_t age = 0;
-    cache::Handle h = find_fresh(st, ngx_time(), &age, &expired);
-    if (h.valid()) return answer_hit(r, st, h, age);
+    const ngx_int_t hit = try_hit(r, st, &expired);
+    if (hit != NGX_DECLINED) return hit;
   }
   const CacheStatus outcome = expired ? CacheStatus::expired : CacheStatus::miss;
   if (st->method != cache::kMethodGet || r->headers_in.range != nullptr) {
@@ -534,16 +570,12 @@ bool serve_stale(ngx_http_request_t* r, CacheState* st) noexcept {
     return false;
   }
   const std::uint64_t age = cache::current_age(h.meta.initial_age, h.meta.response_time, now);
-  const std::size_t header_size = h.headers.size();
-  const std::size_t body_size = h.body_size;
-  const unsigned status = h.meta.status;
-  auto* copy = static_cast<u_char*>(ngx_pnalloc(r->pool, header_size + body_size + 1));
-  if (copy != nullptr) {
-    ngx_memcpy(copy, h.headers.data(), header_size);
-    ngx_memcpy(copy + header_size, h.body, body_size);
-  }
-  store.release(h);
-  if (copy == nullptr) return false;
+  CopiedEntry entry;
+  if (copy_and_release(r->pool, store, h, &entry) != CopyResult::copied) return false;
+  u_char* const copy = entry.bytes;
+  const std::size_t header_size = entry.header_size;
+  const std::size_t body_size = entry.body_size;
+  const unsigned status = entry.status;
 
   // The error's headers go, except those the configuration adds to every response (add_header,
   // which ran before this filter; its $captain_cache_status read EXPIRED); the entry's come back.

@@ -50,7 +50,8 @@ std::string text_of(const ngx_str_t& s) {
 }
 
 // Copies every counter the status page shows out of shared memory (sums over the workers).
-metrics::StatusReport collect(ngx_http_request_t* r) {
+// `verify`: also check every zone's structure (a full scan of each, for tests and operators).
+metrics::StatusReport collect(ngx_http_request_t* r, bool verify) {
   metrics::StatusReport report;
   report.version = kModuleVersion;
   report.nginx_release = NGINX_VERSION;
@@ -85,6 +86,7 @@ metrics::StatusReport collect(ngx_http_request_t* r) {
     for (std::size_t d = 0; d < metrics::kLimitDecisionCount; ++d) l.decisions[d] = c.outcomes[d];
     l.keys = limits[i]->table.live_keys(ngx_current_msec);
     l.evictions = c.evictions;
+    if (verify) l.verified = limits[i]->table.verify();
     report.limits.push_back(std::move(l));
   }
 
@@ -101,6 +103,11 @@ metrics::StatusReport collect(ngx_http_request_t* r) {
     c.evictions = s.evictions;
     c.stores = s.stores;
     c.purged = s.purged;
+    c.lock_recoveries = s.lock_recoveries;
+    c.formats = s.formats;
+    c.lock_timeouts = s.lock_timeouts;
+    c.reservations_reclaimed = s.reservations_reclaimed;
+    if (verify) c.verified = caches[i]->store.verify();
     report.caches.push_back(std::move(c));
   }
   return report;
@@ -227,7 +234,11 @@ ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
   try {
     // Scrape time, not the request path: the text is built with the C++ heap, then copied into
     // the request pool.
-    const metrics::StatusReport report = collect(r);
+    ngx_str_t verify_arg;
+    bool failed = false;
+    const bool verify = query_arg(r, "verify", &verify_arg, &failed) && to_view(verify_arg) == "1";
+    if (failed) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    const metrics::StatusReport report = collect(r, verify);
     if (loc_conf(r)->status_json) return send_text(r, kJsonType, metrics::to_json(report));
     return send_text(r, kPrometheusType, metrics::to_prometheus(report));
   } catch (const std::exception& e) {

@@ -1,19 +1,17 @@
 // The cache store: region layout, the first-fit allocator, the index and LRU list, pins.
 #include "ngx_module/core/cache/cache_store.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cstring>
 #include <new>
 
 #include "ngx_module/core/cache/cache_key.h"
+#include "ngx_module/core/shm_lock.h"
 
 namespace captain::cache {
 
 // The region is shared by worker processes: an atomic that needed a lock would take a lock
 // private to one process and protect nothing.
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "the lock must be lock-free");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "counters must be lock-free");
 
 struct alignas(64) StoreHeader {
@@ -27,8 +25,9 @@ struct alignas(64) StoreHeader {
   std::uint64_t heap_begin;
   std::uint64_t heap_end;
 
-  alignas(64) std::atomic<std::uint32_t> lock;
+  alignas(64) ShmLockWord lock;
   // Everything below the lock is read and written only while holding it.
+  std::uint64_t epoch;      // advances each time the store is formatted again after damage
   std::uint64_t free_head;  // first free block, 0: none
   std::uint64_t lru_head;   // most recently used entry
   std::uint64_t lru_tail;   // least recently used entry
@@ -41,8 +40,12 @@ struct alignas(64) StoreHeader {
   std::uint64_t evictions;
   std::uint64_t purged;
   std::uint64_t reserve_failures;
+  std::uint64_t lock_recoveries;
+  std::uint64_t formats;
+  std::uint64_t reservations_reclaimed;
 
   alignas(64) std::atomic<std::uint64_t> outcomes[kOutcomeCount];
+  std::atomic<std::uint64_t> lock_timeouts;
 };
 
 namespace {
@@ -78,6 +81,8 @@ struct EntryHeader {
   std::uint32_t header_size;
   std::uint32_t pins;
   std::uint32_t state;
+  std::uint32_t writer;  // thread id of the reserving worker, while kReserved
+  std::uint32_t unused;
 };
 
 constexpr std::uint64_t kBlockHeaderSize = sizeof(BlockHeader);
@@ -128,35 +133,27 @@ bool is_aligned(const void* base) {
 
 // --- the lock ----------------------------------------------------------------------------------
 
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
+void repair(StoreHeader* h);
 
+// Holds the store's lock for a scope. held() is false when a live holder kept it past the
+// budget: the caller then does nothing to the store. A lock taken over from a dead holder is
+// repaired before the caller sees the store.
 class Locked {
  public:
-  explicit Locked(StoreHeader* h) : h_(h) {
-    for (unsigned spins = 0;; ++spins) {
-      if (h_->lock.load(std::memory_order_relaxed) == 0 &&
-          h_->lock.exchange(1, std::memory_order_acquire) == 0) {
-        return;
-      }
-      // Holders never block, so a short spin usually wins; past that the holder was probably
-      // descheduled, and yielding lets it run.
-      if (spins < 64) {
-        cpu_relax();
-      } else {
-        sched_yield();
-      }
-    }
+  explicit Locked(StoreHeader* h) : h_(h), result_(shm_lock_acquire(h->lock)) {
+    if (result_ == LockResult::recovered) repair(h_);
+    if (result_ == LockResult::busy) h_->lock_timeouts.fetch_add(1, std::memory_order_relaxed);
   }
-  ~Locked() { h_->lock.store(0, std::memory_order_release); }
+  ~Locked() {
+    if (held()) shm_lock_release(h_->lock);
+  }
+  bool held() const { return result_ != LockResult::busy; }
   Locked(const Locked&) = delete;
   Locked& operator=(const Locked&) = delete;
 
  private:
   StoreHeader* h_;
+  LockResult result_;
 };
 
 // --- the region, while locked ------------------------------------------------------------------
@@ -365,6 +362,136 @@ class Region {
   unsigned char* base_;
 };
 
+// Every structural invariant of the region, checked without trusting any of it: offsets are
+// bounded before they are followed and every walk is bounded by a count, so a region a dead
+// holder left half-changed (or garbage) gives false, never a crash or an endless loop.
+bool is_sound(const StoreHeader& h) {
+  Region r(const_cast<StoreHeader*>(&h));
+  // A block offset inside the heap, aligned, with room for `bytes` past it.
+  auto fits = [&h](std::uint64_t b, std::uint64_t bytes) {
+    return b >= h.heap_begin && b % kAlign == 0 && b < h.heap_end && bytes <= h.heap_end - b;
+  };
+
+  // Blocks tile the heap; no two free blocks touch (freeing always coalesces).
+  std::uint64_t prev_size = 0;
+  bool prev_free = false;
+  std::uint64_t free_blocks = 0, free_bytes = 0, live = 0, live_bytes = 0, zombies = 0,
+                reserved = 0;
+  std::uint64_t b = h.heap_begin;
+  while (b < h.heap_end) {
+    if (!fits(b, kMinBlock)) return false;
+    const std::uint64_t size = r.size_of(b);
+    if (size < kMinBlock || size % kAlign != 0 || size > h.heap_end - b) return false;
+    if (r.block(b).prev_size != prev_size) return false;
+    if (!r.used(b)) {
+      if (prev_free) return false;
+      ++free_blocks;
+      free_bytes += size;
+      prev_free = true;
+    } else {
+      prev_free = false;
+      if (size < kEntryOverhead) return false;
+      const EntryHeader& e = r.entry(b);
+      const std::uint64_t payload = size - kEntryOverhead;
+      if (e.body_capacity > payload ||
+          std::uint64_t{e.key_size} + e.header_size + e.body_capacity > payload ||
+          e.body_size > e.body_capacity) {
+        return false;
+      }
+      if (e.state == kLive || e.state == kZombie) {
+        // A reservation's key may not be copied in yet; a published entry's is.
+        if (e.key_hash != hash_key(r.key_of(b), h.seed)) return false;
+      }
+      if (e.state == kLive) {
+        ++live;
+        live_bytes += size;
+      } else if (e.state == kZombie) {
+        if (e.pins == 0) return false;
+        ++zombies;
+      } else if (e.state == kReserved) {
+        reserved += size;
+      } else {
+        return false;
+      }
+    }
+    prev_size = size;
+    b += size;
+  }
+  if (b != h.heap_end || free_bytes != h.free_bytes) return false;
+
+  std::uint64_t count = 0;
+  std::uint64_t prev = 0;
+  for (std::uint64_t f = h.free_head; f != 0; f = r.links(f).next) {
+    if (!fits(f, kMinBlock) || r.used(f) || r.links(f).prev != prev || ++count > free_blocks) {
+      return false;
+    }
+    prev = f;
+  }
+  if (count != free_blocks) return false;
+
+  count = 0;
+  prev = 0;
+  for (std::uint64_t e = h.lru_head; e != 0; e = r.entry(e).lru_next) {
+    if (!fits(e, kEntryOverhead) || !r.used(e) || r.entry(e).state != kLive ||
+        r.entry(e).lru_prev != prev || ++count > live) {
+      return false;
+    }
+    prev = e;
+  }
+  if (count != live || prev != h.lru_tail) return false;
+
+  count = 0;
+  for (std::uint64_t i = 0; i < h.bucket_count; ++i) {
+    for (std::uint64_t e = r.buckets()[i]; e != 0; e = r.entry(e).chain_next) {
+      if (!fits(e, kEntryOverhead) || !r.used(e) || r.entry(e).state != kLive ||
+          (r.entry(e).key_hash & (h.bucket_count - 1)) != i || ++count > live) {
+        return false;
+      }
+    }
+  }
+  return count == live && live == h.entries && live_bytes == h.stored_bytes &&
+         zombies == h.zombies && reserved == h.reserved_bytes;
+}
+
+// Empties the index, the LRU list, the fill locks and the heap; the cumulative counters stay.
+void format_contents(StoreHeader* h) {
+  Region r(h);
+  h->lru_head = h->lru_tail = 0;
+  h->entries = h->stored_bytes = h->zombies = h->reserved_bytes = 0;
+  std::memset(r.buckets(), 0, h->bucket_count * 8);
+  std::memset(static_cast<void*>(r.fills()), 0, kFillSlots * sizeof(FillSlot));
+  r.format_heap();
+}
+
+// Called with the lock just taken over from a dead holder. What it was changing cannot be
+// known, so the whole structure is checked; if any of it is off, everything is discarded and the
+// epoch voids the handles and reservations other workers hold into the old contents.
+void repair(StoreHeader* h) {
+  ++h->lock_recoveries;
+  if (is_sound(*h)) return;
+  ++h->formats;
+  ++h->epoch;
+  format_contents(h);
+}
+
+// Frees the reservations of writers that are gone (killed between reserve() and publish()).
+// A scan of every block: run only when reservations keep a new entry out.
+std::uint64_t reclaim_dead_reservations(StoreHeader* h) {
+  Region r(h);
+  const std::uint32_t self = current_thread_id();
+  std::uint64_t freed = 0;
+  for (std::uint64_t b = h->heap_begin; b < h->heap_end; b += r.size_of(b)) {
+    if (!r.used(b)) continue;
+    const EntryHeader& e = r.entry(b);
+    if (e.state != kReserved || e.writer == self || !thread_is_gone(e.writer)) continue;
+    h->reserved_bytes -= r.size_of(b);
+    ++h->reservations_reclaimed;
+    ++freed;
+    b = r.release_block(b);  // merged with its free neighbours; the walk goes on past them
+  }
+  return freed;
+}
+
 }  // namespace
 
 // --- lifecycle ---------------------------------------------------------------------------------
@@ -388,15 +515,13 @@ CacheStore CacheStore::create(void* base, std::size_t size, std::uint64_t seed) 
   h->fills_offset = layout.fills_offset;
   h->heap_begin = layout.heap_begin;
   h->heap_end = layout.heap_end;
-  h->lock.store(0, std::memory_order_relaxed);
-  h->lru_head = h->lru_tail = 0;
-  h->entries = h->stored_bytes = h->zombies = h->reserved_bytes = 0;
+  h->lock.holder.store(0, std::memory_order_relaxed);
+  h->epoch = 1;
   h->stores = h->evictions = h->purged = h->reserve_failures = 0;
+  h->lock_recoveries = h->formats = h->reservations_reclaimed = 0;
   for (auto& o : h->outcomes) o.store(0, std::memory_order_relaxed);
-  Region r(h);
-  std::memset(r.buckets(), 0, layout.bucket_count * 8);
-  std::memset(static_cast<void*>(r.fills()), 0, kFillSlots * sizeof(FillSlot));
-  r.format_heap();
+  h->lock_timeouts.store(0, std::memory_order_relaxed);
+  format_contents(h);
   // Publishes the formatted region to whatever hands `base` to another thread or process.
   std::atomic_thread_fence(std::memory_order_release);
   return CacheStore(h);
@@ -434,7 +559,7 @@ Slot CacheStore::reserve(std::string_view key, const EntryMeta& meta, std::size_
   if (key.size() > UINT32_MAX || header_size > UINT32_MAX || key.size() > heap ||
       header_size > heap || body_capacity > heap) {
     Locked lock(header_);
-    ++header_->reserve_failures;
+    if (lock.held()) ++header_->reserve_failures;
     return Slot();
   }
   const std::uint64_t need = std::max(
@@ -442,16 +567,26 @@ Slot CacheStore::reserve(std::string_view key, const EntryMeta& meta, std::size_
   const std::uint64_t hash = key_hash(key);
   Region r(header_);
   std::uint64_t b = 0;
+  std::uint64_t epoch = 0;
   {
     Locked lock(header_);
-    if (need <= heap) b = r.allocate(need);
-    // When even evicting every live entry could not free `need` bytes (pinned or reserved
-    // blocks hold the rest), fail at once instead of emptying the cache for nothing.
-    const bool could_fit = need <= header_->free_bytes + header_->stored_bytes;
-    while (b == 0 && could_fit && header_->lru_tail != 0) {
-      ++header_->evictions;
-      const std::uint64_t freed = r.retire(header_->lru_tail);
-      if (freed != 0 && r.size_of(freed) >= need) b = r.take(freed, need);
+    if (!lock.held()) return Slot();
+    auto allocate_evicting = [&]() -> std::uint64_t {
+      std::uint64_t got = need <= heap ? r.allocate(need) : 0;
+      // When even evicting every live entry could not free `need` bytes (pinned or reserved
+      // blocks hold the rest), fail at once instead of emptying the cache for nothing.
+      const bool could_fit = need <= header_->free_bytes + header_->stored_bytes;
+      while (got == 0 && could_fit && header_->lru_tail != 0) {
+        ++header_->evictions;
+        const std::uint64_t freed = r.retire(header_->lru_tail);
+        if (freed != 0 && r.size_of(freed) >= need) got = r.take(freed, need);
+      }
+      return got;
+    };
+    b = allocate_evicting();
+    if (b == 0 && header_->reserved_bytes != 0 && need <= heap &&
+        reclaim_dead_reservations(header_) != 0) {
+      b = allocate_evicting();
     }
     if (b == 0) {
       ++header_->reserve_failures;
@@ -467,11 +602,15 @@ Slot CacheStore::reserve(std::string_view key, const EntryMeta& meta, std::size_
     e.header_size = static_cast<std::uint32_t>(header_size);
     e.pins = 0;
     e.state = kReserved;
+    e.writer = current_thread_id();
+    e.unused = 0;
     header_->reserved_bytes += r.size_of(b);
+    epoch = header_->epoch;
   }
   if (!key.empty()) std::memcpy(r.key_bytes(b), key.data(), key.size());
   Slot slot;
   slot.entry = b;
+  slot.epoch = epoch;
   slot.headers = r.header_bytes(b);
   slot.header_size = header_size;
   slot.body = r.body_bytes(b);
@@ -487,8 +626,12 @@ bool CacheStore::publish(Slot& slot, std::size_t body_size) {
   }
   Region r(header_);
   const std::uint64_t b = slot.entry;
+  const std::uint64_t epoch = slot.epoch;
   slot = Slot();
   Locked lock(header_);
+  // A reservation from before a format is gone with it (and a timed-out one stays leaked
+  // until its writer is found gone).
+  if (!lock.held() || epoch != header_->epoch) return false;
   EntryHeader& e = r.entry(b);
   header_->reserved_bytes -= r.size_of(b);
   e.body_size = body_size;
@@ -506,8 +649,10 @@ void CacheStore::abort(Slot& slot) {
   if (!valid() || !slot.valid()) return;
   Region r(header_);
   const std::uint64_t b = slot.entry;
+  const std::uint64_t epoch = slot.epoch;
   slot = Slot();
   Locked lock(header_);
+  if (!lock.held() || epoch != header_->epoch) return;
   header_->reserved_bytes -= r.size_of(b);
   r.release_block(b);
 }
@@ -522,10 +667,12 @@ Handle CacheStore::lookup(std::string_view key) {
   std::uint64_t b = 0;
   {
     Locked lock(header_);
+    if (!lock.held()) return handle;
     b = r.find(hash, key);
     if (b == 0) return handle;
     ++r.entry(b).pins;
     r.touch(b);
+    handle.epoch = header_->epoch;
   }
   // Pinned and published: nothing below changes until release().
   const EntryHeader& e = r.entry(b);
@@ -538,18 +685,24 @@ Handle CacheStore::lookup(std::string_view key) {
   return handle;
 }
 
-void CacheStore::release(Handle& handle) {
-  if (!valid() || !handle.valid()) return;
+bool CacheStore::release(Handle& handle) {
+  if (!valid() || !handle.valid()) return false;
   Region r(header_);
   const std::uint64_t b = handle.entry;
+  const std::uint64_t epoch = handle.epoch;
   handle = Handle();
   Locked lock(header_);
+  // Without the lock the pin stays (the entry leaks until a format) but the bytes were pinned
+  // all along, so the copy is good.
+  if (!lock.held()) return true;
+  if (epoch != header_->epoch) return false;
   EntryHeader& e = r.entry(b);
-  if (e.pins == 0) return;  // a double release; the entry is not ours to free
+  if (e.pins == 0) return true;  // a double release; the entry is not ours to free
   if (--e.pins == 0 && e.state == kZombie) {
     --header_->zombies;
     r.release_block(b);
   }
+  return true;
 }
 
 // --- purging -----------------------------------------------------------------------------------
@@ -559,6 +712,7 @@ bool CacheStore::purge_exact(std::string_view key) {
   const std::uint64_t hash = key_hash(key);
   Region r(header_);
   Locked lock(header_);
+  if (!lock.held()) return false;
   const std::uint64_t b = r.find(hash, key);
   if (b == 0) return false;
   r.retire(b);
@@ -572,6 +726,7 @@ std::size_t CacheStore::purge_prefix(std::string_view prefix) {
   if (!valid()) return 0;
   Region r(header_);
   Locked lock(header_);
+  if (!lock.held()) return 0;
   std::size_t count = 0;
   for (std::uint64_t b = header_->lru_head; b != 0;) {
     const std::uint64_t next = r.entry(b).lru_next;
@@ -603,9 +758,14 @@ StoreStats CacheStore::stats() const {
   for (std::size_t i = 0; i < kOutcomeCount; ++i) {
     s.outcomes[i] = header_->outcomes[i].load(std::memory_order_relaxed);
   }
+  s.lock_timeouts = header_->lock_timeouts.load(std::memory_order_relaxed);
   Region r(header_);
   Locked lock(header_);
+  if (!lock.held()) return s;
   s.stores = header_->stores;
+  s.lock_recoveries = header_->lock_recoveries;
+  s.formats = header_->formats;
+  s.reservations_reclaimed = header_->reservations_reclaimed;
   s.evictions = header_->evictions;
   s.purged = header_->purged;
   s.reserve_failures = header_->reserve_failures;
@@ -627,82 +787,8 @@ StoreStats CacheStore::stats() const {
 
 bool CacheStore::verify() const {
   if (!valid()) return false;
-  Region r(header_);
   Locked lock(header_);
-  const StoreHeader& h = *header_;
-  auto in_heap = [&h](std::uint64_t b) { return b >= h.heap_begin && b < h.heap_end; };
-
-  // Blocks tile the heap; no two free blocks touch (freeing always coalesces).
-  std::uint64_t prev_size = 0;
-  bool prev_free = false;
-  std::uint64_t free_blocks = 0, free_bytes = 0, live = 0, live_bytes = 0, zombies = 0,
-                reserved = 0;
-  std::uint64_t b = h.heap_begin;
-  while (b < h.heap_end) {
-    const std::uint64_t size = r.size_of(b);
-    if (size < kMinBlock || size % kAlign != 0 || size > h.heap_end - b) return false;
-    if (r.block(b).prev_size != prev_size) return false;
-    if (!r.used(b)) {
-      if (prev_free) return false;
-      ++free_blocks;
-      free_bytes += size;
-      prev_free = true;
-    } else {
-      prev_free = false;
-      const EntryHeader& e = r.entry(b);
-      if (kEntryOverhead + e.key_size + e.header_size + e.body_capacity > size ||
-          e.body_size > e.body_capacity || e.key_hash != hash_key(r.key_of(b), h.seed)) {
-        return false;
-      }
-      if (e.state == kLive) {
-        ++live;
-        live_bytes += size;
-      } else if (e.state == kZombie) {
-        if (e.pins == 0) return false;
-        ++zombies;
-      } else if (e.state == kReserved) {
-        reserved += size;
-      } else {
-        return false;
-      }
-    }
-    prev_size = size;
-    b += size;
-  }
-  if (b != h.heap_end || free_bytes != h.free_bytes) return false;
-
-  std::uint64_t count = 0;
-  std::uint64_t prev = 0;
-  for (std::uint64_t f = h.free_head; f != 0; f = r.links(f).next) {
-    if (!in_heap(f) || r.used(f) || r.links(f).prev != prev || ++count > free_blocks) {
-      return false;
-    }
-    prev = f;
-  }
-  if (count != free_blocks) return false;
-
-  count = 0;
-  prev = 0;
-  for (std::uint64_t e = h.lru_head; e != 0; e = r.entry(e).lru_next) {
-    if (!in_heap(e) || !r.used(e) || r.entry(e).state != kLive || r.entry(e).lru_prev != prev ||
-        ++count > live) {
-      return false;
-    }
-    prev = e;
-  }
-  if (count != live || prev != h.lru_tail) return false;
-
-  count = 0;
-  for (std::uint64_t i = 0; i < h.bucket_count; ++i) {
-    for (std::uint64_t e = r.buckets()[i]; e != 0; e = r.entry(e).chain_next) {
-      if (!in_heap(e) || !r.used(e) || r.entry(e).state != kLive ||
-          (r.entry(e).key_hash & (h.bucket_count - 1)) != i || ++count > live) {
-        return false;
-      }
-    }
-  }
-  return count == live && live == h.entries && live_bytes == h.stored_bytes &&
-         zombies == h.zombies && reserved == h.reserved_bytes;
+  return lock.held() && is_sound(*header_);
 }
 
 // --- fill locks --------------------------------------------------------------------------------
@@ -713,6 +799,7 @@ bool CacheStore::try_begin_fill(std::uint64_t key_hash, std::uint64_t now_ms,
   Region r(header_);
   FillSlot* const fills = r.fills();
   Locked lock(header_);
+  if (!lock.held()) return true;  // no collapsing, never blocking
   FillSlot* vacant = nullptr;
   for (std::size_t i = 0; i < kFillSlots; ++i) {
     FillSlot& f = fills[i];
@@ -735,6 +822,7 @@ void CacheStore::end_fill(std::uint64_t key_hash) {
   Region r(header_);
   FillSlot* const fills = r.fills();
   Locked lock(header_);
+  if (!lock.held()) return;  // the fill's deadline frees the key
   for (std::size_t i = 0; i < kFillSlots; ++i) {
     if (fills[i].deadline_ms != 0 && fills[i].key_hash == key_hash) fills[i].deadline_ms = 0;
   }

@@ -18,10 +18,17 @@
 // changes, so readers copy from it without the lock. An entry is pinned while a handle to it is
 // out; one that is evicted, purged or replaced while pinned leaves the index at once (no new
 // reader finds it) and its block is freed by the release of the last pin.
-// A worker that dies while holding the lock wedges the zone (as with nginx's own shm mutex
-// without its force-unlock); the critical sections call nothing that can fail or block.
-// A worker that dies between reserve() and publish() leaks that reservation until the zone is
-// formatted again: reclaiming it would race with a writer that is merely slow.
+// The lock records its holder (shm_lock.h). A worker that dies holding it cannot wedge the zone:
+// the next worker to want it takes it over and checks the whole structure (verify()); if the
+// dead holder left it half-changed, the store is formatted again (a cache may forget) and its
+// epoch advances, which voids every handle and reservation taken before: their release() reports
+// that the bytes may have changed under the reader, and their publish() stores nothing.
+// A worker that dies between reserve() and publish() leaves its reservation behind; it is
+// reclaimed when reservations crowd out new entries (the writer's id is recorded and found
+// gone). A worker that dies while pinning an entry leaves that entry pinned until the next
+// format; the pin is held only while a hit is copied.
+// A waiter that cannot get the lock within its budget (a live holder stuck that long) gives up:
+// the operation acts as if the cache were empty (a miss, a failed reservation) and is counted.
 //
 // Eviction is exact LRU: every hit already takes the lock to pin the entry, so moving it to
 // the front of a doubly linked list costs two splices more. When an allocation does not fit,
@@ -37,7 +44,7 @@
 namespace captain::cache {
 
 inline constexpr std::uint32_t kStoreMagic = 0x435a4343;  // "CCZC"
-inline constexpr std::uint32_t kStoreLayoutVersion = 1;   // bump when any layout below changes
+inline constexpr std::uint32_t kStoreLayoutVersion = 2;   // bump when any layout below changes
 inline constexpr std::size_t kFillSlots = 256;
 
 // What the caller keeps with an entry besides its bytes; the store only copies it. The times
@@ -68,11 +75,16 @@ struct StoreStats {
   std::uint64_t free_bytes = 0;
   std::uint64_t largest_free = 0;  // the biggest entry that fits without evicting
   std::uint64_t heap_bytes = 0;
+  std::uint64_t lock_recoveries = 0;  // locks taken over from a dead holder
+  std::uint64_t formats = 0;          // of those, the ones that found damage and formatted again
+  std::uint64_t lock_timeouts = 0;    // operations that gave up waiting for a live holder
+  std::uint64_t reservations_reclaimed = 0;  // dead writers' reservations freed
 };
 
 // A reservation: memory only its writer sees until publish() or abort().
 struct Slot {
   std::uint64_t entry = 0;  // offset of the block; 0: no reservation
+  std::uint64_t epoch = 0;  // the store's format it belongs to
   unsigned char* headers = nullptr;
   std::size_t header_size = 0;
   unsigned char* body = nullptr;
@@ -83,6 +95,7 @@ struct Slot {
 // A pinned, immutable entry; valid until release().
 struct Handle {
   std::uint64_t entry = 0;  // 0: not found
+  std::uint64_t epoch = 0;  // the store's format it belongs to
   std::string_view key;
   std::string_view headers;
   const unsigned char* body = nullptr;
@@ -125,7 +138,9 @@ class CacheStore {
 
   // The live entry for `key`, pinned and moved to the LRU front; counts nothing (record()).
   Handle lookup(std::string_view key);
-  void release(Handle& handle);
+  // Unpins. False if the store was formatted again since lookup(): bytes copied from the handle
+  // may have been overwritten meanwhile and must not be served.
+  bool release(Handle& handle);
 
   bool purge_exact(std::string_view key);
   std::size_t purge_prefix(std::string_view prefix);
@@ -135,8 +150,8 @@ class CacheStore {
   StoreStats stats() const;
 
   // Walks the whole region under the lock and checks every structural invariant (block sizes
-  // and neighbours, no two adjacent free blocks, free list, index, LRU list, counters). For
-  // tests and debugging: it costs a full scan.
+  // and neighbours, no two adjacent free blocks, free list, index, LRU list, counters). It costs
+  // a full scan: run by tests, the status endpoint's verify query and a lock takeover.
   bool verify() const;
 
   // Collapsing concurrent misses: the first caller for a key gets true and fetches; others get

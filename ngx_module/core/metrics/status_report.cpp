@@ -108,6 +108,27 @@ void write_caches(TextWriter& w, const std::vector<CacheReport>& caches) {
   for (const CacheReport& c : caches) {
     w.sample("captain_cache_evictions_total", {{"zone", c.zone}}, c.evictions);
   }
+  w.family("captain_cache_lock_recoveries_total", MetricType::counter,
+           "Times the zone's lock was taken over from a worker that died holding it.");
+  for (const CacheReport& c : caches) {
+    w.sample("captain_cache_lock_recoveries_total", {{"zone", c.zone}}, c.lock_recoveries);
+  }
+  w.family("captain_cache_formats_total", MetricType::counter,
+           "Takeovers that found the zone half-changed and emptied it.");
+  for (const CacheReport& c : caches) {
+    w.sample("captain_cache_formats_total", {{"zone", c.zone}}, c.formats);
+  }
+  w.family("captain_cache_lock_timeouts_total", MetricType::counter,
+           "Operations that gave up waiting for the zone's lock (the request skipped the cache).");
+  for (const CacheReport& c : caches) {
+    w.sample("captain_cache_lock_timeouts_total", {{"zone", c.zone}}, c.lock_timeouts);
+  }
+  w.family("captain_cache_reservations_reclaimed_total", MetricType::counter,
+           "Entries being stored by workers that died, freed.");
+  for (const CacheReport& c : caches) {
+    w.sample("captain_cache_reservations_reclaimed_total", {{"zone", c.zone}},
+             c.reservations_reclaimed);
+  }
 }
 
 nlohmann::json histogram_json(const Buckets& buckets, const std::uint64_t* counts,
@@ -188,23 +209,31 @@ std::string to_json(const StatusReport& report) {
     nlohmann::json decisions;
     for (std::size_t d = 0; d < kLimitDecisionCount; ++d)
       decisions[kLimitDecisions[d]] = l.decisions[d];
-    limits.push_back({{"zone", l.zone},
-                      {"decisions", std::move(decisions)},
-                      {"keys", l.keys},
-                      {"evictions", l.evictions}});
+    nlohmann::json limit = {{"zone", l.zone},
+                            {"decisions", std::move(decisions)},
+                            {"keys", l.keys},
+                            {"evictions", l.evictions}};
+    if (l.verified) limit["verified"] = *l.verified;
+    limits.push_back(std::move(limit));
   }
   out["ratelimit"] = std::move(limits);
   nlohmann::json caches = nlohmann::json::array();
   for (const CacheReport& c : report.caches) {
     nlohmann::json requests;
     for (std::size_t s = 0; s < kCacheStatusCount; ++s) requests[kCacheStatuses[s]] = c.requests[s];
-    caches.push_back({{"zone", c.zone},
-                      {"requests", std::move(requests)},
-                      {"bytes", c.bytes},
-                      {"entries", c.entries},
-                      {"evictions", c.evictions},
-                      {"stores", c.stores},
-                      {"purged", c.purged}});
+    nlohmann::json cache = {{"zone", c.zone},
+                            {"requests", std::move(requests)},
+                            {"bytes", c.bytes},
+                            {"entries", c.entries},
+                            {"evictions", c.evictions},
+                            {"stores", c.stores},
+                            {"purged", c.purged},
+                            {"lock_recoveries", c.lock_recoveries},
+                            {"formats", c.formats},
+                            {"lock_timeouts", c.lock_timeouts},
+                            {"reservations_reclaimed", c.reservations_reclaimed}};
+    if (c.verified) cache["verified"] = *c.verified;
+    caches.push_back(std::move(cache));
   }
   out["cache"] = std::move(caches);
   // Invalid UTF-8 in a label (a route= from nginx.conf) is replaced rather than thrown on.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ struct LimitReport {
   std::uint64_t decisions[kLimitDecisionCount] = {};
   std::uint64_t keys = 0;
   std::uint64_t evictions = 0;
+  std::optional<bool> verified;  // only when the scrape asked (?verify=1)
 };
 
 inline constexpr std::size_t kCacheStatusCount = 5;
@@ -43,6 +45,14 @@ struct CacheReport {
   std::uint64_t evictions = 0;
   std::uint64_t stores = 0;
   std::uint64_t purged = 0;
+  // The zone's lock (cache_store.h): taken over from dead workers, of those the takeovers that
+  // found damage and emptied the zone, waits given up on a live holder, dead writers'
+  // reservations freed.
+  std::uint64_t lock_recoveries = 0;
+  std::uint64_t formats = 0;
+  std::uint64_t lock_timeouts = 0;
+  std::uint64_t reservations_reclaimed = 0;
+  std::optional<bool> verified;  // only when the scrape asked (?verify=1)
 };
 
 struct ConnectionReport {

@@ -549,4 +549,17 @@ std::uint64_t LimitTable::live_keys(std::uint64_t now_ms) const {
   return live;
 }
 
+bool LimitTable::verify() const {
+  if (!valid() || header_->magic != kZoneMagic || header_->layout_version != kLayoutVersion) {
+    return false;
+  }
+  const Slot* const slots = slots_of(header_);
+  const std::size_t count = slot_count();
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint64_t status = status_of(slots[i].state.load(std::memory_order_relaxed));
+    if (status != kEmpty && status != kClaimed && status != kLive) return false;
+  }
+  return true;
+}
+
 }  // namespace captain::rate_limit

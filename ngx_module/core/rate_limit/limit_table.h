@@ -115,6 +115,11 @@ class LimitTable {
   // Keys that still hold state (tat > now): what a restart would forget. Scans the table.
   std::uint64_t live_keys(std::uint64_t now_ms) const;
 
+  // Every slot's state word is one the table writes (empty, claimed or live): a scan, for tests
+  // and the status endpoint's verify query. There is no lock to check; see the layout above for
+  // why a killed worker cannot leave anything worse than a claim.
+  bool verify() const;
+
  private:
   explicit LimitTable(ZoneHeader* header) : header_(header) {}
   ZoneHeader* header_ = nullptr;
