@@ -150,6 +150,9 @@ Checked<std::string> check_path(std::string_view path, std::string_view field) {
 
 Checked<std::string> check_ip(std::string_view text, std::string_view field, bool allow_prefix) {
   if (text.empty() || text.size() > 64) return refuse(field, text, "is not an IP address");
+  // inet_pton reads a C string: it would check the address up to a NUL and pass the bytes after
+  // it, which are emitted all the same.
+  if (text.find('\0') != std::string_view::npos) return refuse(field, text, "contains a NUL byte");
   std::string_view addr = text;
   std::string_view prefix;
   if (auto slash = text.find('/'); slash != std::string_view::npos) {

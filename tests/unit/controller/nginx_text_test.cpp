@@ -59,6 +59,17 @@ TEST(NginxText, ZoneSizes) {
   }
 }
 
+// Found by fuzz_nginx_text: inet_pton reads up to the first NUL, so "127.0.0.1\0..." passed as
+// 127.0.0.1 and the bytes after the NUL went into the config with it.
+TEST(NginxText, AnAddressWithANulByteIsRefused) {
+  using namespace std::string_view_literals;
+  const auto allow = check_ip("127.0.0.1\0; allow all"sv, "allow", true);
+  ASSERT_FALSE(allow);
+  EXPECT_EQ(allow.error().message, "allow \"127.0.0.1\\x00; allow all\" contains a NUL byte");
+  EXPECT_FALSE(check_ip("::\0\0\0\0\0\0\0\x14"sv, "resolver", false));
+  EXPECT_FALSE(check_host("::1\0 x"sv, "publishedHost"));
+}
+
 TEST(NginxText, RatesPathsAddressesTokens) {
   EXPECT_TRUE(check_rate("10r/s"));
   EXPECT_TRUE(check_rate("100r/5m"));
