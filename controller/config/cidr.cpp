@@ -14,7 +14,10 @@ struct Parsed {
 };
 
 std::optional<Parsed> parse_ip(std::string_view text) {
-  if (text.empty() || text.size() > 45) return std::nullopt;
+  // inet_pton reads a C string: "127.0.0.1\0junk" would pass as 127.0.0.1.
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
   const std::string s(text);
   Parsed p;
   if (inet_pton(AF_INET, s.c_str(), p.bytes.data()) == 1) return p;

@@ -36,7 +36,8 @@ bool is_valid_hostname(std::string_view host) {
 
 bool is_ipv6_literal(const std::string& host) {
   in6_addr addr{};
-  return inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+  // inet_pton reads a C string: "::1\0junk" would pass as ::1 and keep its junk in `host`.
+  return host.find('\0') == std::string::npos && inet_pton(AF_INET6, host.c_str(), &addr) == 1;
 }
 
 std::string invalid(std::string_view text, std::string_view why) {

@@ -119,6 +119,18 @@ TEST(Settings, InvalidValuesNameTheirSource) {
   EXPECT_EQ(nested.error(), "/c.yaml:1: listen must be a single value");
 }
 
+// The flaw fuzz_nginx_text found in check_ip, in the settings' own address parsers: YAML's "\0"
+// escape put a NUL into an address, and inet_pton (which reads up to it) accepted "::1\0junk"
+// as ::1 and "127.0.0.1\0junk" as 127.0.0.1.
+TEST(Settings, AddressesWithANulByteAreRefused) {
+  std::vector<std::string_view> args{"--config", "/c.yaml"};
+  for (const char* yaml :
+       {"listen: \"[::1\\0junk]:3000\"\n", "trusted_proxies: \"127.0.0.1\\0junk, ::1\"\n"}) {
+    auto startup = load_settings(args, env_of({}), files_of({{"/c.yaml", yaml}}));
+    EXPECT_FALSE(startup) << yaml;
+  }
+}
+
 TEST(Settings, PasswordHasNoFlag) {
   std::vector<std::string_view> args{"--password", "x"};
   auto startup = load_settings(args, env_of({}), files_of({}));

@@ -42,6 +42,14 @@ TEST(Cidr, RefusesWhatIsAlmostCertainlyATypo) {
   EXPECT_FALSE(config::parse_cidr_list("10.0.0.0/8, nonsense"));
 }
 
+// inet_pton reads up to a NUL: neither a range nor an address may end early there.
+TEST(Cidr, AnAddressWithANulByteIsNoAddress) {
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(config::parse_cidr("10.0.0.0\0junk/8"sv));
+  EXPECT_FALSE(config::parse_cidr("::1\0junk"sv));
+  EXPECT_FALSE(config::in_any(list("127.0.0.0/8"), "127.0.0.1\0junk"sv));
+}
+
 TEST(ClientAddress, AnUntrustedPeerIsTheClientWhateverItSays) {
   const auto trusted = list("127.0.0.0/8");
   EXPECT_EQ(api::client_address("203.0.113.5", "198.51.100.1", "198.51.100.2", trusted),
