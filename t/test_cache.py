@@ -1,94 +1,28 @@
 """captain_cache_zone, captain_cache, X-Cache and $captain_cache_status against real nginx.
 
 nginx runs a master and 2 workers (`reuseport`, so the kernel spreads each new connection of
-`request()` over both) in front of a counting upstream defined here: it answers every path
-with a body derived from the path alone, counts requests per path, and takes its response
-headers from the query string, so each test states the response it wants in its URL.
+`request()` over both) in front of the counting upstream (counting_upstream.py): it answers every path with a body
+derived from the path alone, counts requests per path, and takes its response headers from the
+query string, so each test states the response it wants in its URL.
 """
 
-import hashlib
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
 from conftest import request
-
-
-def body_for(path, size):
-    """Deterministic bytes for a path: any mix-up between keys shows in the bytes."""
-    seed = hashlib.sha256(path.encode()).digest()
-    return (seed * (size // len(seed) + 1))[:size]
-
-
-class CountingHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        url = urlsplit(self.path)
-        query = parse_qs(url.query)
-        with self.server.lock:
-            self.server.counts[url.path] = self.server.counts.get(url.path, 0) + 1
-            count = self.server.counts[url.path]
-        if "delay" in query:
-            time.sleep(float(query["delay"][0]))
-        size = int(query.get("size", ["64"])[0])
-        body = body_for(url.path, size)
-        if "fail_after" in query and count > int(query["fail_after"][0]):
-            body = b"upstream failure"
-            self.send_response(int(query.get("fail_status", ["500"])[0]))
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-            return
-        if "vary" in query:
-            body = f"ae={self.headers.get('Accept-Encoding', '')}".encode()
-        self.send_response(int(query.get("status", ["200"])[0]))
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("X-Upstream-Count", str(count))
-        for spec in query.get("set", []):
-            name, _, value = spec.partition(":")
-            self.send_header(name, value)
-        if "vary" in query:
-            self.send_header("Vary", "Accept-Encoding")
-        chunked = "chunked" in query
-        if chunked:
-            self.send_header("Transfer-Encoding", "chunked")
-        else:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command == "HEAD":
-            return
-        if chunked:
-            for i in range(0, len(body), 4000):
-                piece = body[i:i + 4000]
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            self.wfile.write(b"0\r\n\r\n")
-        else:
-            self.wfile.write(body)
-
-    do_HEAD = do_GET
+from counting_upstream import body_for, start_counting_upstream, stop_counting_upstream
 
 
 @pytest.fixture
 def upstream():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
-    server.daemon_threads = True
-    server.lock = threading.Lock()
-    server.counts = {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = start_counting_upstream()
     yield server
-    server.shutdown()
-    server.server_close()
+    stop_counting_upstream(server)
 
 
 def config(upstream, location="captain_cache c;", zone="captain_cache_zone name=c size=4m;"):

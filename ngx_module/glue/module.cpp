@@ -3,6 +3,7 @@
 #include "ngx_module/glue/cache_conf.h"
 #include "ngx_module/glue/cache_phase.h"
 #include "ngx_module/glue/directives.h"
+#include "ngx_module/glue/fault_hooks.h"
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/main_conf.h"
 #include "ngx_module/glue/metrics_conf.h"
@@ -95,6 +96,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
   seed_id_generator(cycle->log);
   init_limit_zones_in_worker(cycle);
+  install_fault_hooks(cycle->log);
   return NGX_OK;
 }
 
