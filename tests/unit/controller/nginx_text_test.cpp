@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "shared/validation/rate.h"
+
 namespace captain::nginx {
 namespace {
 
@@ -68,6 +70,17 @@ TEST(NginxText, AnAddressWithANulByteIsRefused) {
   EXPECT_EQ(allow.error().message, "allow \"127.0.0.1\\x00; allow all\" contains a NUL byte");
   EXPECT_FALSE(check_ip("::\0\0\0\0\0\0\0\x14"sv, "resolver", false));
   EXPECT_FALSE(check_host("::1\0 x"sv, "publishedHost"));
+}
+
+// Found by fuzz_nginx_text: check_rate had its own copy of the rate grammar, stricter on
+// leading zeros, so an app saved with rateLimit "00150100r/5m" (150100 per 5 minutes for the
+// validation and the module alike) was refused when its config was rendered.
+TEST(NginxText, RatesFollowTheAppValidation) {
+  for (const char* rate : {"00150100r/5m", "01000000r/s", "10r/00000015m"}) {
+    EXPECT_TRUE(validation::rate_problem(rate).empty()) << rate;
+    EXPECT_TRUE(check_rate(rate)) << rate;
+  }
+  EXPECT_FALSE(check_rate("01000001r/s"));
 }
 
 TEST(NginxText, RatesPathsAddressesTokens) {
