@@ -27,6 +27,26 @@ REPO = Path(__file__).resolve().parent.parent
 BUILD_DIR = Path(os.environ.get("CAPTAIN_BUILD_DIR", REPO / "build")).resolve()
 MODULE = BUILD_DIR / "ngx_http_captain_module.so"
 NGINX = os.environ.get("CAPTAIN_NGINX", "/usr/sbin/nginx")
+
+# The module built with AddressSanitizer + UndefinedBehaviorSanitizer, run inside Debian's
+# nginx (./scripts/test's sanitizer stage): nginx itself is not instrumented, so the runtime is
+# preloaded, and every report lands in SANITIZER_LOGS, which each test checks afterwards.
+SANITIZED_MODULE = os.environ.get("CAPTAIN_SANITIZED_MODULE")
+SANITIZER_LOGS = None
+NGINX_ENV = None
+if SANITIZED_MODULE:
+    MODULE = Path(SANITIZED_MODULE).resolve()
+    SANITIZER_LOGS = Path(os.environ.get("CAPTAIN_SANITIZER_LOGS", "/tmp/captain-sanitizer-logs"))
+    SANITIZER_LOGS.mkdir(parents=True, exist_ok=True)
+    SANITIZER_LOGS.chmod(0o777)  # workers run as nobody when nginx starts as root
+    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    NGINX_ENV = dict(os.environ,
+                     LD_PRELOAD=os.path.realpath(libasan),
+                     # nginx frees little at exit (its pools die with the process): no leak check.
+                     ASAN_OPTIONS=f"detect_leaks=0:log_path={SANITIZER_LOGS}/asan",
+                     UBSAN_OPTIONS=f"print_stacktrace=1:halt_on_error=1:"
+                                   f"log_path={SANITIZER_LOGS}/ubsan")
 START_TIMEOUT = 10.0
 
 CONF_TEMPLATE = """\
@@ -162,14 +182,15 @@ class Nginx:
 
     def test_config(self):
         """Runs nginx -t; returns (exit code, combined output)."""
-        run = subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
+        run = subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30,
+                             env=NGINX_ENV)
         return run.returncode, run.stdout + run.stderr
 
     def start(self):
         code, output = self.test_config()
         assert code == 0, f"nginx -t failed:\n{output}\n{self.conf_text}"
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+                                        stderr=subprocess.PIPE, env=NGINX_ENV)
         deadline = time.monotonic() + START_TIMEOUT
         for port in self.ports.values():
             if not wait_for_port(port, deadline, self.process):
@@ -211,6 +232,20 @@ class Nginx:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    """With the sanitized module, any report written during a test fails that test."""
+    yield
+    if SANITIZER_LOGS is None:
+        return
+    reports = sorted(SANITIZER_LOGS.glob("*san.*"))
+    if reports:
+        text = "\n".join(f"== {r}\n{r.read_text(errors='replace')}" for r in reports)
+        for r in reports:
+            r.rename(r.with_name("seen-" + r.name))
+        pytest.fail(f"sanitizer reports:\n{text}")
 
 
 @pytest.fixture(scope="session")
@@ -267,7 +302,8 @@ def tls_certificate(tmp_path_factory):
 
 def pytest_report_header(config):
     version = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip()
-    return [f"nginx: {NGINX} ({version})", f"module: {MODULE}",
+    return [f"nginx: {NGINX} ({version})",
+            f"module: {MODULE}" + (" (sanitized: ASan + UBSan)" if SANITIZED_MODULE else ""),
             f"openssl: {shutil.which('openssl')}"]
 
 
