@@ -313,6 +313,10 @@ Expected<AppDefinition, std::string> from_json(const nlohmann::json& stored) {
     e.read("enabled", app.deploy_token_enabled);
     e.read("appDeployToken", app.deploy_token);
   });
+  // The model keeps no token while disabled and to_json writes none: a stored or imported
+  // definition with a token but "enabled": false would otherwise read back as a state the model
+  // never makes, and lose the token only at its next write.
+  if (!app.deploy_token_enabled) app.deploy_token.clear();
   r.each_object("appPushWebhook", [&](FieldReader& e) {
     PushWebhook hook;
     e.read("tokenVersion", hook.token_version);

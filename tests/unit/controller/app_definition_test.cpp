@@ -150,6 +150,20 @@ TEST(AppDefinition, MissingFieldsTakeDefaults) {
   EXPECT_EQ(*app, make_app_definition("old", false));
 }
 
+// Found by fuzz_app_update: a definition with a deploy token but "enabled": false (a backup,
+// a hand-edited row) read back with the token, and stored again without it.
+TEST(AppDefinition, ADisabledDeployTokenReadsAsNoToken) {
+  auto app = from_json(json{
+      {"appName", "web"},
+      {"appDeployTokenConfig", {{"enabled", false}, {"appDeployToken", "0123456789abcdef0123"}}}});
+  ASSERT_TRUE(app) << app.error();
+  EXPECT_FALSE(app->deploy_token_enabled);
+  EXPECT_EQ(app->deploy_token, "");
+  auto again = from_json(to_json(*app));
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(*again, *app);
+}
+
 TEST(AppDefinition, ReadsCapRoverOwnJson) {
   // CapRover's shape (extra fields included) reads as storage too: an import path.
   auto app = from_json(to_caprover_json(full_app()));
