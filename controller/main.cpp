@@ -25,6 +25,7 @@
 #include "controller/api/webhook_routes.h"
 #include "controller/api/error_responses.h"
 #include "controller/api/health.h"
+#include "controller/api/health_checks.h"
 #include "controller/api/login_routes.h"
 #include "controller/api/ssl_routes.h"
 #include "controller/api/system_routes.h"
@@ -350,14 +351,17 @@ int run(int argc, char** argv) {
   captain::http::Server server(routes, server_options);
   captain::api::install_error_responses(routes, log);
   captain::api::HealthProbes probes;
-  probes.store = [&db]() -> std::string {
+  probes.store = [&db] {
     auto checked = (*db)->read([](captain::store::Transaction& tx) -> captain::store::Status {
       return tx.exec("SELECT 1");
     });
-    return checked ? "ok" : checked.error().message;
+    return captain::api::store_check(checked ? std::nullopt
+                                             : std::optional(checked.error().message));
   };
-  probes.docker = [&deployer] { return deployer.docker_state(); };
-  probes.nginx = [&nginx] { return nginx ? nginx->state() : std::string("not managed"); };
+  probes.docker = [&deployer] { return captain::api::docker_check(deployer.docker_state()); };
+  probes.nginx = [&nginx] {
+    return captain::api::nginx_check(nginx ? std::optional(nginx->state()) : std::nullopt);
+  };
   captain::api::register_health_routes(routes, probes, metrics, [&](std::string& out) {
     docker_metrics.render(out, breakers, std::chrono::steady_clock::now());
     render_orphans(out, deployer.orphans().size());

@@ -66,7 +66,8 @@ class Stack:
         self.controller.wait_connectable(port)
         self.api = Api(self.controller, port, self.data_dir)
         assert self.api.login()["status"] == 100
-        wait_until(lambda: self.health()["checks"]["docker"] == "ok", "docker connected", 30)
+        wait_until(lambda: self.health()["checks"]["docker"]["state"] == "ok",
+                   "docker connected", 30)
         return self.api
 
     def stop_controller(self):

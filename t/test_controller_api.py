@@ -524,15 +524,28 @@ def test_audit_rows_match_the_calls(api):
 
 
 def test_health_endpoints(api):
+    """Typed checks; without Docker /health says degraded (and why) and /health/ready is 503."""
     status, body = api.call("GET", "/health/live")
     assert (status, body) == (200, {"status": "ok"})
-    status, body = api.call("GET", "/health/ready")
-    assert status == 503  # this controller's Docker socket does not exist
-    assert body["checks"]["store"] == "ok" and body["checks"]["nginx"] == "not managed"
-    assert body["checks"]["docker"].startswith("unreachable: cannot connect to "), body
-    assert body["checks"]["docker"].endswith("no-docker.sock: No such file or directory"), body
-    status, body = api.call("GET", "/health")
-    assert status == 200 and body["ready"] is False and body["checks"]["store"] == "ok"
+    # This controller's Docker socket does not exist: the API serves, deploys cannot.
+    status, health = api.call("GET", "/health")
+    assert status == 200 and api.last_headers["content-type"].startswith("application/json")
+    assert list(health) == ["status", "ready", "version", "checks"], health
+    assert health["status"] == "degraded" and health["ready"] is False, health
+    assert health["version"] == "0.1.0"
+    checks = health["checks"]
+    assert list(checks) == ["store", "docker", "nginx"], checks
+    assert all(set(check) == {"state", "reason"} for check in checks.values()), checks
+    assert checks["store"] == {"state": "ok", "reason": ""}
+    assert checks["docker"]["state"] == "degraded", checks
+    assert checks["docker"]["reason"].startswith("unreachable: cannot connect to "), checks
+    assert checks["docker"]["reason"].endswith("no-docker.sock: No such file or directory"), checks
+    # nginx_reload=off: nothing to check, said so, and not a reason to be unready.
+    assert checks["nginx"]["state"] == "ok", checks
+    assert checks["nginx"]["reason"].startswith("not managed"), checks
+    # /health/ready: the same body, and 503 because the status is not ok.
+    status, ready = api.call("GET", "/health/ready")
+    assert status == 503 and ready == health, (status, ready)
 
 
 def test_metrics_count_requests_and_logins_and_pass_promtool(api):

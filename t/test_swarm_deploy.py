@@ -38,7 +38,7 @@ def start_swarm_api(start_controller, swarm, tmp_path):
         controller.wait_connectable(port)
         api = Api(controller, port, data)
         assert api.login()["status"] == 100
-        wait_for(lambda: health(api)["checks"]["docker"] == "ok", "docker connected",
+        wait_for(lambda: health(api)["checks"]["docker"]["state"] == "ok", "docker connected",
                  timeout=30)
         return api
     return start
@@ -279,7 +279,8 @@ def test_docker_outage_readiness_errors_breaker_and_recovery(sapi, swarm):
     swarm.stop()
     status, body = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(ready_status(sapi)),
                             "readiness to fail", timeout=20)
-    assert body["checks"]["docker"].startswith("unreachable"), body
+    assert body["status"] == "degraded" and body["checks"]["docker"]["state"] == "degraded", body
+    assert body["checks"]["docker"]["reason"].startswith("unreachable"), body
 
     # Changes Swarm must follow are refused clearly, and nothing is stored.
     for _ in range(4):

@@ -1,26 +1,17 @@
 #include "controller/api/health.h"
 
-#include <nlohmann/json.hpp>
-
+#include "controller/api/version.h"
 #include "controller/log/json_log.h"
 #include "shared/metrics/exposition.h"
 
 namespace captain::api {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
-
-nlohmann::ordered_json checks_of(const HealthProbes& probes, bool& all_ok) {
-  nlohmann::ordered_json checks;
-  const std::pair<const char*, const std::function<std::string()>*> items[] = {
-      {"store", &probes.store}, {"docker", &probes.docker}, {"nginx", &probes.nginx}};
-  all_ok = true;
-  for (const auto& [name, probe] : items) {
-    const std::string state = *probe ? (*probe)() : "not connected";
-    checks[name] = state;
-    all_ok = all_ok && (state == "ok" || state == "not managed");
-  }
-  return checks;
+// /health and /health/ready: one report, one body; only the HTTP status differs.
+void answer_health(const HealthProbes& probes, bool readiness, http::Response& res) {
+  const HealthReport report = assess(probes);
+  res.status = readiness ? ready_http_status(report) : 200;
+  res.set_content(logging::dump_json(health_json(report, kControllerVersion)), kJsonContentType);
 }
 
 }  // namespace
@@ -39,34 +30,18 @@ void register_health_routes(http::Router& http, HealthProbes probes, ApiMetrics&
       priority);
   http.get(
       "/health",
-      [probes](http::Request&, http::Response& res) {
-        bool ready = false;
-        nlohmann::ordered_json body;
-        body["status"] = "ok";
-        body["version"] = kVersion;
-        body["checks"] = checks_of(probes, ready);
-        body["ready"] = ready;
-        res.status = 200;
-        res.set_content(logging::dump_json(body), kJsonContentType);
-      },
+      [probes](http::Request&, http::Response& res) { answer_health(probes, false, res); },
       priority);
   http.get(
       "/health/ready",
-      [probes](http::Request&, http::Response& res) {
-        bool ready = false;
-        nlohmann::ordered_json body;
-        body["checks"] = checks_of(probes, ready);
-        body["status"] = ready ? "ready" : "not ready";
-        res.status = ready ? 200 : 503;
-        res.set_content(logging::dump_json(body), kJsonContentType);
-      },
+      [probes](http::Request&, http::Response& res) { answer_health(probes, true, res); },
       priority);
   http.get("/metrics", [&metrics, more_metrics](http::Request&, http::Response& res) {
     std::string out;
     metrics::TextWriter w(out);
     w.family("captain_controller_build_info", metrics::MetricType::gauge,
              "Always 1; the controller's version as a label.");
-    w.sample("captain_controller_build_info", {{"version", kVersion}}, std::uint64_t{1});
+    w.sample("captain_controller_build_info", {{"version", kControllerVersion}}, std::uint64_t{1});
     out += metrics.render_prometheus();
     if (more_metrics) more_metrics(out);
     res.status = 200;

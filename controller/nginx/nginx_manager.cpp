@@ -331,9 +331,10 @@ void NginxManager::render_and_apply() {
   ++applied_;
   if (pipeline_.last_apply_reloaded()) ++reloads_;
   last_live_ = true;
-  state_ = pipeline_.last_apply_reloaded() ? "ok"
-                                           : "ok (nginx not running; it starts with "
-                                             "the generated configuration)";
+  // Not running is not "ok": the tree is in place, but no nginx serves it yet (/health: degraded).
+  state_ = pipeline_.last_apply_reloaded()
+               ? "ok"
+               : "nginx not running; it starts with the generated configuration";
   // read_ms: the store, Swarm's tasks and certificates; render_ms: the tree; apply_ms: write,
   // nginx -t, swap, reload until new workers run.
   log_.info("nginx configuration applied", {{"apps", snap->apps.size()},
