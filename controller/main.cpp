@@ -20,6 +20,7 @@
 #include "controller/api/api_router.h"
 #include "controller/api/api_services.h"
 #include "controller/api/app_routes.h"
+#include "controller/api/checkhealth_route.h"
 #include "controller/api/deploy_routes.h"
 #include "controller/api/image_routes.h"
 #include "controller/api/webhook_routes.h"
@@ -362,6 +363,7 @@ int run(int argc, char** argv) {
   probes.nginx = [&nginx] {
     return captain::api::nginx_check(nginx ? std::optional(nginx->state()) : std::nullopt);
   };
+  captain::api::register_checkhealth_route(routes, captain::api::random_uuid_v4());
   captain::api::register_health_routes(routes, probes, metrics, [&](std::string& out) {
     docker_metrics.render(out, breakers, std::chrono::steady_clock::now());
     render_orphans(out, deployer.orphans().size());

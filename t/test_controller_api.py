@@ -7,6 +7,7 @@ Run with Debian's interpreter: /usr/bin/python3 -m pytest -q t/test_controller_a
 
 import http.client
 import json
+import re
 import socket
 import sqlite3
 import subprocess
@@ -546,6 +547,20 @@ def test_health_endpoints(api):
     # /health/ready: the same body, and 503 because the status is not ok.
     status, ready = api.call("GET", "/health/ready")
     assert status == 503 and ready == health, (status, ready)
+
+
+def test_checkhealth_answers_200_with_the_instance_id_as_caprover_does(start_api):
+    """CapRover's GET /checkhealth (src/app.ts): 200 and the instance's health-check UUID as
+    text/html, whatever its dependencies say (this controller has no Docker)."""
+    api = start_api(login=False)
+    status, first = api.call("GET", "/checkhealth")
+    assert status == 200, (status, first)
+    assert api.last_headers["content-type"] == "text/html; charset=utf-8"
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                        first), first
+    assert api.call("GET", "/checkhealth/")[1] == first  # the same instance, the same id
+    other = start_api(login=False)
+    assert other.call("GET", "/checkhealth")[1] != first
 
 
 def test_metrics_count_requests_and_logins_and_pass_promtool(api):
