@@ -563,6 +563,19 @@ def test_checkhealth_answers_200_with_the_instance_id_as_caprover_does(start_api
     assert other.call("GET", "/checkhealth")[1] != first
 
 
+def test_versioninfo_reports_our_version_and_no_update(api):
+    """CapRover's GET /api/v2/user/system/versionInfo, offline: our version, nothing newer.
+    The caprover CLI asks for /versioninfo (ApiManager.getVersionInfo); both spellings work."""
+    expected = {"currentVersion": "0.1.0", "latestVersion": "0.1.0", "changeLogMessage": "",
+                "canUpdate": False}
+    for path in ("/user/system/versioninfo", "/user/system/versionInfo/"):
+        envelope = api.v2("GET", path)
+        assert envelope["status"] == 100 and envelope["description"] == "Version Info Retrieved"
+        assert envelope["data"] == expected and list(envelope["data"]) == list(expected)
+    # Behind the token, like every /user route.
+    assert api.v2("GET", "/user/system/versioninfo", token="nope")["status"] == 1106
+
+
 def test_metrics_count_requests_and_logins_and_pass_promtool(api):
     api.register("m1")
     api.login("wrong")

@@ -1,6 +1,7 @@
 #include "controller/api/system_routes.h"
 
 #include "controller/api/mutation.h"
+#include "controller/api/version.h"
 #include "controller/apps/app_definition.h"
 #include "controller/apps/validation.h"
 #include "controller/store/backup.h"
@@ -19,6 +20,19 @@ ApiResult system_info(ApiServices& services, Call& call) {
   data["rootDomain"] = system->root_or(services.settings.root_domain);
   data["captainSubDomain"] = "captain";
   return ok("Captain info retrieved", std::move(data));
+}
+
+// CapRover's VersionManager asks api-v1.caprover.com (or Docker Hub) for the latest version and
+// falls back to "current = latest, cannot update" when that fails. This controller never contacts
+// the internet, so it always answers that fallback: its own version, canUpdate false.
+ApiResult version_info() {
+  const std::string version(kControllerVersion);
+  nlohmann::ordered_json data;
+  data["currentVersion"] = version;
+  data["latestVersion"] = version;
+  data["changeLogMessage"] = "";
+  data["canUpdate"] = false;
+  return ok("Version Info Retrieved", std::move(data));
 }
 
 ApiResult export_backup(ApiServices& services, Call& call) {
@@ -76,6 +90,10 @@ ApiResult import_backup(ApiServices& services, Call& call) {
 void register_system_routes(ApiRouter& router, ApiServices& services) {
   router.get("/user/system/info", "/user/system/info",
              [&services](Call& call) { return system_info(services, call); });
+  // CapRover registers /versionInfo/ on a case-insensitive express router; the caprover CLI
+  // (ApiManager.getVersionInfo) asks for /versioninfo.
+  router.get("/user/system/versioninfo", "/user/system/version[Ii]nfo",
+             [](Call&) { return version_info(); });
   router.get("/user/system/backup", "/user/system/backup",
              [&services](Call& call) { return export_backup(services, call); });
   router.post("/user/system/backup", "/user/system/backup",

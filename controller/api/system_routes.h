@@ -1,5 +1,6 @@
-// /api/v2/user/system: info (what the caprover CLI asks before every `api` call) and backups of
-// the app definitions as CapRover-style JSON.
+// /api/v2/user/system: info (what the caprover CLI asks before every `api` call), versioninfo
+// (CapRover's update check, answered offline) and backups of the app definitions as CapRover-style
+// JSON.
 #pragma once
 
 #include "controller/api/api_router.h"
