@@ -8,6 +8,10 @@
 // one worker's counters for one route are contiguous and never share a cache line with another
 // stripe's. A scrape sums the stripes. Counters are atomics only because, during a reload, an
 // old and a new worker may share a stripe; every add is a relaxed fetch_add.
+// A worker killed at any instant: nothing to repair. There is no lock, each add is one atomic
+// instruction, and the directory is written only by the master before workers exist; a worker
+// killed halfway through logging a request leaves that one request counted in some of its
+// counters (its count, not yet its duration bucket), and every counter still only grows.
 #pragma once
 
 #include <atomic>
