@@ -173,3 +173,17 @@ def test_nginx_restarted_with_a_poisoned_store_serves_the_last_good_tree(stack):
     stack.served("web", "web v1\n")
     live = stack.conf_dir / "current"
     assert not any("bogus_directive" in f.read_text() for f in live.rglob("*.conf"))
+
+
+def test_health_says_whether_nginx_runs_now_not_at_the_last_reload(stack):
+    """Stopped, nginx makes the controller degraded and unready; started again with the same
+    tree (no configuration change, so no apply), it is ok again."""
+    wait_until(lambda: stack.health()["checks"]["nginx"]["state"] == "ok", "nginx ok")
+    stack.stop_nginx()
+    status, body = stack.api.call("GET", "/health/ready")
+    assert status == 503 and body["status"] == "degraded", body
+    assert body["checks"]["nginx"]["state"] == "degraded"
+    assert "not running" in body["checks"]["nginx"]["reason"]
+    stack.start_nginx()
+    status, body = stack.api.call("GET", "/health/ready")
+    assert status == 200 and body["checks"]["nginx"] == {"state": "ok", "reason": ""}, body

@@ -162,12 +162,30 @@ Expected<bool, PipelineError> ConfigPipeline::reload() {
   return reload_local_master();
 }
 
+namespace {
+
+// The master's pid from its pid file, if that process runs. No pid file, or a stale one after a
+// reboot: none runs.
+std::optional<long> running_master(const std::filesystem::path& pid_file) {
+  std::ifstream in(pid_file);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 1 || ::kill(static_cast<pid_t>(pid), 0) != 0) return std::nullopt;
+  return pid;
+}
+
+}  // namespace
+
+std::optional<bool> ConfigPipeline::master_running() const {
+  if (options_.control || options_.pid_file.empty()) return std::nullopt;
+  return running_master(options_.pid_file).has_value();
+}
+
 Expected<bool, PipelineError> ConfigPipeline::reload_local_master() {
   if (options_.pid_file.empty()) return false;
-  std::ifstream in(options_.pid_file);
-  long pid = 0;
-  // No pid file, or a stale one after a reboot: no master runs; it starts with `current`.
-  if (!(in >> pid) || pid <= 1 || ::kill(static_cast<pid_t>(pid), 0) != 0) return false;
+  // None runs: it starts with `current`.
+  const std::optional<long> master = running_master(options_.pid_file);
+  if (!master) return false;
+  const long pid = *master;
   const auto before = children_of(pid);
   if (::kill(static_cast<pid_t>(pid), SIGHUP) != 0) {
     return Unexpected(PipelineError{

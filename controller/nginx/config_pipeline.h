@@ -75,6 +75,9 @@ class ConfigPipeline {
   std::filesystem::path live_conf() const;
   // Whether the last successful apply() reloaded a running nginx (false: none was running).
   bool last_apply_reloaded() const { return last_reloaded_; }
+  // Whether the local master in pid_file runs now; nullopt when there is none to look at (no
+  // pid_file, or a custom reload).
+  std::optional<bool> master_running() const;
 
  private:
   Expected<std::filesystem::path, PipelineError> write_generation(

@@ -10,6 +10,9 @@
 namespace captain::nginx {
 namespace {
 
+constexpr std::string_view kNotRunning =
+    "nginx not running; it starts with the generated configuration";
+
 std::vector<ConfigFile> files_of(const RenderedTree& tree) {
   std::vector<ConfigFile> files;
   files.reserve(tree.size());
@@ -105,6 +108,13 @@ ApplyOutcome NginxManager::wait_applied(std::uint64_t ticket, std::chrono::milli
 
 std::string NginxManager::state() const {
   std::lock_guard lock(mutex_);
+  // The tree is in place; whether nginx serves it is a fact of now, not of the last apply (a
+  // master started after it, or gone since).
+  if (tree_in_place_) {
+    if (const std::optional<bool> running = pipeline_.master_running()) {
+      return *running ? "ok" : std::string(kNotRunning);
+    }
+  }
   return state_;
 }
 
@@ -273,6 +283,7 @@ void NginxManager::render_and_apply() {
     std::lock_guard lock(mutex_);
     if (state_ != why) log_.error("nginx configuration not rendered", {{"error", why}});
     state_ = why;
+    tree_in_place_ = false;
     last_live_ = false;
     ++failed_;
     return;
@@ -323,6 +334,7 @@ void NginxManager::render_and_apply() {
       ++failed_;
     }
     state_ = applied.error().message;
+    tree_in_place_ = false;
     last_live_ = false;
     return;
   }
@@ -332,9 +344,8 @@ void NginxManager::render_and_apply() {
   if (pipeline_.last_apply_reloaded()) ++reloads_;
   last_live_ = true;
   // Not running is not "ok": the tree is in place, but no nginx serves it yet (/health: degraded).
-  state_ = pipeline_.last_apply_reloaded()
-               ? "ok"
-               : "nginx not running; it starts with the generated configuration";
+  state_ = pipeline_.last_apply_reloaded() ? "ok" : std::string(kNotRunning);
+  tree_in_place_ = true;
   // read_ms: the store, Swarm's tasks and certificates; render_ms: the tree; apply_ms: write,
   // nginx -t, swap, reload until new workers run.
   log_.info("nginx configuration applied", {{"apps", snap->apps.size()},

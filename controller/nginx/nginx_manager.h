@@ -143,6 +143,7 @@ class NginxManager {
   std::uint64_t finished_ = 0;   // every ticket up to this one has had its render
   bool last_live_ = false;
   std::string state_ = "starting";
+  bool tree_in_place_ = false;      // the last apply succeeded: state() asks whether nginx runs
   std::set<std::string> reported_;  // stored problems already logged
   std::map<std::string, std::vector<std::string>> problems_;
   std::uint64_t applied_ = 0, reloads_ = 0, refused_ = 0, failed_ = 0, skipped_ = 0;
