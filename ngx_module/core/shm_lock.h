@@ -9,12 +9,15 @@
 //
 // A waiter never spins unbounded: past `LockBudget::wait_ms` with a live holder (a holder
 // descheduled for that long, or a dead holder's id reused by an unrelated process) it gives up
-// with LockResult::busy, and the caller carries on without the shared structure.
+// with LockResult::busy, and the caller carries on without the shared structure. (A reused id
+// would make every wait time out until that process ends; with Linux's default pid_max of 4M on
+// 64-bit systems, a dead worker's pid is reused only after millions of other processes.)
 //
-// Why not a robust pthread mutex (PTHREAD_MUTEX_ROBUST in shared memory)? It works across
-// processes but its owner list is kept per thread by the kernel and glibc, and the zone outlives
-// nginx reloads, which remap it; nginx's own ngx_shmtx likewise records the holder's pid and has
-// the master force-unlock it when a worker dies, a hook modules do not get.
+// Why not a robust pthread mutex (PTHREAD_MUTEX_ROBUST in shared memory)? It detects a dead
+// owner too, but it is an opaque glibc structure placed in a zone that outlives nginx binaries
+// across reloads and upgrades, and its waiters sleep in the kernel; the critical sections here
+// last nanoseconds, so a spin-then-yield word (one CAS when free, like nginx's own ngx_shmtx)
+// is cheaper, and the same holder ids let the cache reclaim a dead writer's reservation.
 #pragma once
 
 #include <atomic>
