@@ -165,6 +165,15 @@ TEST(LimitTableLayout, CreateFormatsAnEmptyTable) {
   EXPECT_EQ(zone.table.live_keys(kEpoch), 0u);
 }
 
+TEST(LimitTableLayout, VerifyAcceptsWhatTheTableWritesAndNothingElse) {
+  Zone zone(build(10, 1'000, 0), 16);
+  EXPECT_TRUE(zone.table.verify());
+  for (std::uint32_t i = 0; i < 40; ++i) zone.charge(zone.ip(i), i);
+  EXPECT_TRUE(zone.table.verify());
+  zone.slots()[5].state.store(make_state(kEmpty, 0, 0) | 0x3);  // no such status
+  EXPECT_FALSE(zone.table.verify());
+}
+
 // --- decisions -----------------------------------------------------------------------------------
 
 TEST(LimitTable, HotKeyGetsCapacityThenOnePerInterval) {

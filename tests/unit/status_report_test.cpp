@@ -46,6 +46,10 @@ StatusReport sample_report() {
   cache.entries = 3;
   cache.evictions = 5;
   cache.stores = 8;
+  cache.lock_recoveries = 2;
+  cache.formats = 1;
+  cache.lock_timeouts = 4;
+  cache.reservations_reclaimed = 6;
   report.caches.push_back(cache);
   return report;
 }
@@ -58,7 +62,9 @@ TEST(StatusReportPrometheus, WritesEveryFamilyOnceWithItsSeries) {
         "captain_http_response_bytes_total", "captain_ratelimit_requests_total",
         "captain_ratelimit_keys", "captain_ratelimit_evictions_total",
         "captain_cache_requests_total", "captain_cache_bytes", "captain_cache_entries",
-        "captain_cache_evictions_total"}) {
+        "captain_cache_evictions_total", "captain_cache_lock_recoveries_total",
+        "captain_cache_formats_total", "captain_cache_lock_timeouts_total",
+        "captain_cache_reservations_reclaimed_total"}) {
     const std::string type_line = std::string("# TYPE ") + family + " ";
     const auto first = text.find(type_line);
     ASSERT_NE(first, std::string::npos) << family;
@@ -82,6 +88,11 @@ TEST(StatusReportPrometheus, WritesEveryFamilyOnceWithItsSeries) {
   EXPECT_NE(text.find("captain_cache_bytes{zone=\"c\"} 65536\n"), std::string::npos);
   EXPECT_NE(text.find("captain_cache_entries{zone=\"c\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("captain_cache_evictions_total{zone=\"c\"} 5\n"), std::string::npos);
+  EXPECT_NE(text.find("captain_cache_lock_recoveries_total{zone=\"c\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("captain_cache_formats_total{zone=\"c\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("captain_cache_lock_timeouts_total{zone=\"c\"} 4\n"), std::string::npos);
+  EXPECT_NE(text.find("captain_cache_reservations_reclaimed_total{zone=\"c\"} 6\n"),
+            std::string::npos);
 }
 
 TEST(StatusReportPrometheus, ZeroRequestSeriesAreLeftOut) {
@@ -122,6 +133,19 @@ TEST(StatusReportJson, CarriesTheSameNumbers) {
   EXPECT_EQ(j["cache"][0]["entries"], 3);
   EXPECT_EQ(j["cache"][0]["evictions"], 5);
   EXPECT_EQ(j["cache"][0]["stores"], 8);
+  EXPECT_EQ(j["cache"][0]["lock_recoveries"], 2);
+  EXPECT_EQ(j["cache"][0]["formats"], 1);
+  EXPECT_EQ(j["cache"][0]["lock_timeouts"], 4);
+  EXPECT_EQ(j["cache"][0]["reservations_reclaimed"], 6);
+  // Zones are verified only when the scrape asks.
+  EXPECT_FALSE(j["cache"][0].contains("verified"));
+  EXPECT_FALSE(j["ratelimit"][0].contains("verified"));
+  StatusReport verified = sample_report();
+  verified.caches[0].verified = true;
+  verified.limits[0].verified = false;
+  const nlohmann::json v = nlohmann::json::parse(to_json(verified));
+  EXPECT_EQ(v["cache"][0]["verified"], true);
+  EXPECT_EQ(v["ratelimit"][0]["verified"], false);
 }
 
 TEST(StatusReportJson, InvalidUtf8InALabelDoesNotThrow) {

@@ -96,39 +96,31 @@ void write_caches(TextWriter& w, const std::vector<CacheReport>& caches) {
                c.requests[s]);
     }
   }
-  w.family("captain_cache_bytes", MetricType::gauge,
-           "Bytes of the zone's heap held by live entries, their bookkeeping included.");
-  for (const CacheReport& c : caches) w.sample("captain_cache_bytes", {{"zone", c.zone}}, c.bytes);
-  w.family("captain_cache_entries", MetricType::gauge, "Live entries in the zone.");
-  for (const CacheReport& c : caches) {
-    w.sample("captain_cache_entries", {{"zone", c.zone}}, c.entries);
-  }
-  w.family("captain_cache_evictions_total", MetricType::counter,
-           "Live entries pushed out of a full zone (least recently used first).");
-  for (const CacheReport& c : caches) {
-    w.sample("captain_cache_evictions_total", {{"zone", c.zone}}, c.evictions);
-  }
-  w.family("captain_cache_lock_recoveries_total", MetricType::counter,
-           "Times the zone's lock was taken over from a worker that died holding it.");
-  for (const CacheReport& c : caches) {
-    w.sample("captain_cache_lock_recoveries_total", {{"zone", c.zone}}, c.lock_recoveries);
-  }
-  w.family("captain_cache_formats_total", MetricType::counter,
-           "Takeovers that found the zone half-changed and emptied it.");
-  for (const CacheReport& c : caches) {
-    w.sample("captain_cache_formats_total", {{"zone", c.zone}}, c.formats);
-  }
-  w.family("captain_cache_lock_timeouts_total", MetricType::counter,
-           "Operations that gave up waiting for the zone's lock (the request skipped the cache).");
-  for (const CacheReport& c : caches) {
-    w.sample("captain_cache_lock_timeouts_total", {{"zone", c.zone}}, c.lock_timeouts);
-  }
-  w.family("captain_cache_reservations_reclaimed_total", MetricType::counter,
-           "Entries being stored by workers that died, freed.");
-  for (const CacheReport& c : caches) {
-    w.sample("captain_cache_reservations_reclaimed_total", {{"zone", c.zone}},
-             c.reservations_reclaimed);
-  }
+  // One series per zone: a family for each per-zone number.
+  const auto per_zone = [&](const char* name, MetricType type, const char* help,
+                            std::uint64_t CacheReport::*field) {
+    w.family(name, type, help);
+    for (const CacheReport& c : caches) w.sample(name, {{"zone", c.zone}}, c.*field);
+  };
+  per_zone("captain_cache_bytes", MetricType::gauge,
+           "Bytes of the zone's heap held by live entries, their bookkeeping included.",
+           &CacheReport::bytes);
+  per_zone("captain_cache_entries", MetricType::gauge, "Live entries in the zone.",
+           &CacheReport::entries);
+  per_zone("captain_cache_evictions_total", MetricType::counter,
+           "Live entries pushed out of a full zone (least recently used first).",
+           &CacheReport::evictions);
+  per_zone("captain_cache_lock_recoveries_total", MetricType::counter,
+           "Times the zone's lock was taken over from a worker that died holding it.",
+           &CacheReport::lock_recoveries);
+  per_zone("captain_cache_formats_total", MetricType::counter,
+           "Takeovers that found the zone half-changed and emptied it.", &CacheReport::formats);
+  per_zone("captain_cache_lock_timeouts_total", MetricType::counter,
+           "Operations that gave up waiting for the zone's lock (the request skipped the cache).",
+           &CacheReport::lock_timeouts);
+  per_zone("captain_cache_reservations_reclaimed_total", MetricType::counter,
+           "Entries being stored by workers that died, freed.",
+           &CacheReport::reservations_reclaimed);
 }
 
 nlohmann::json histogram_json(const Buckets& buckets, const std::uint64_t* counts,
