@@ -1,0 +1,184 @@
+#include "shared/otlp/otlp_json.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "shared/encoding/hex.h"
+
+namespace captain::otlp {
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one (RFC 3629:
+// no overlongs, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xbf;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    n = 2;
+  } else if (b0 >= 0xe0 && b0 <= 0xef) {
+    n = 3;
+    if (b0 == 0xe0) lo = 0xa0;
+    if (b0 == 0xed) hi = 0x9f;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    n = 4;
+    if (b0 == 0xf0) lo = 0x90;
+    if (b0 == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf)) return 0;
+  }
+  return n;
+}
+
+template <std::size_t N>
+void append_hex_id(std::string& out, const std::array<std::uint8_t, N>& id) {
+  char hex[2 * N];
+  hex_encode(id.data(), N, hex);
+  out += '"';
+  out.append(hex, sizeof hex);
+  out += '"';
+}
+
+void append_value(std::string& out, const AttributeValue& value) {
+  if (const auto* s = std::get_if<std::string>(&value)) {
+    out += "{\"stringValue\":";
+    append_json_string(out, *s);
+  } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
+    // proto3 JSON writes 64-bit integers as strings.
+    out += "{\"intValue\":\"" + std::to_string(*i) + "\"";
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    if (std::isfinite(*d)) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", *d);
+      out += "{\"doubleValue\":";
+      out += buf;
+    } else {
+      out += "{\"doubleValue\":\"NaN\"";
+    }
+  } else {
+    out += std::get<bool>(value) ? "{\"boolValue\":true" : "{\"boolValue\":false";
+  }
+  out += '}';
+}
+
+void append_attributes(std::string& out, const std::vector<Attribute>& attributes) {
+  out += '[';
+  bool first = true;
+  for (const Attribute& a : attributes) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"key\":";
+    append_json_string(out, a.key);
+    out += ",\"value\":";
+    append_value(out, a.value);
+    out += '}';
+  }
+  out += ']';
+}
+
+// Span.flags (trace.proto): bits 0-7 the W3C trace-flags, bit 8 says bit 9 is known, bit 9 set
+// when the parent is remote.
+constexpr std::uint32_t kHasIsRemote = 0x100;
+constexpr std::uint32_t kIsRemote = 0x200;
+
+void append_span(std::string& out, const SpanData& s) {
+  out += "{\"traceId\":";
+  append_hex_id(out, s.trace_id);
+  out += ",\"spanId\":";
+  append_hex_id(out, s.span_id);
+  if (s.has_parent) {
+    out += ",\"parentSpanId\":";
+    append_hex_id(out, s.parent_span_id);
+  }
+  if (!s.trace_state.empty()) {
+    out += ",\"traceState\":";
+    append_json_string(out, s.trace_state);
+  }
+  std::uint32_t flags = s.trace_flags | kHasIsRemote;
+  if (s.has_parent && s.parent_is_remote) flags |= kIsRemote;
+  out += ",\"flags\":" + std::to_string(flags);
+  out += ",\"name\":";
+  append_json_string(out, s.name);
+  out += ",\"kind\":" + std::to_string(static_cast<int>(s.kind));
+  out += ",\"startTimeUnixNano\":\"" + std::to_string(s.start_unix_nano) + "\"";
+  out += ",\"endTimeUnixNano\":\"" + std::to_string(s.end_unix_nano) + "\"";
+  out += ",\"attributes\":";
+  append_attributes(out, s.attributes);
+  out += ",\"status\":{";
+  if (s.status != StatusCode::unset) {
+    out += "\"code\":" + std::to_string(static_cast<int>(s.status));
+    if (!s.status_message.empty()) {
+      out += ",\"message\":";
+      append_json_string(out, s.status_message);
+    }
+  }
+  out += "}}";
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        out += "\xef\xbf\xbd";  // U+FFFD
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+std::string encode_traces_json(const Resource& resource, const Scope& scope,
+                               const std::vector<SpanData>& spans) {
+  std::string out;
+  out.reserve(512 + spans.size() * 700);
+  out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":";
+  append_attributes(out, resource.attributes);
+  out += "},\"scopeSpans\":[{\"scope\":{\"name\":";
+  append_json_string(out, scope.name);
+  out += ",\"version\":";
+  append_json_string(out, scope.version);
+  out += "},\"spans\":[";
+  bool first = true;
+  for (const SpanData& s : spans) {
+    if (!first) out += ',';
+    first = false;
+    append_span(out, s);
+  }
+  out += "]}]}]}";
+  return out;
+}
+
+}  // namespace captain::otlp

@@ -1,0 +1,29 @@
+// OTLP/HTTP request bodies in the protocol's JSON encoding
+// (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding): an
+// ExportTraceServiceRequest with one ResourceSpans holding one ScopeSpans.
+//
+// JSON rather than binary protobuf because every OTLP/HTTP receiver must accept it (the
+// Collector, Jaeger, Tempo do) and Debian ships no C++ build of the OTLP .proto files; the
+// encoder is a few dozen lines, while protobuf would add protoc and generated code to both
+// builds. The spec's deviations from proto3 JSON are followed: trace and span ids are hex
+// strings, enums are integers, field names are lowerCamelCase.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/otlp/span_data.h"
+
+namespace captain::otlp {
+
+inline constexpr std::string_view kJsonContentType = "application/json";
+
+std::string encode_traces_json(const Resource& resource, const Scope& scope,
+                               const std::vector<SpanData>& spans);
+
+// Appends s as a JSON string literal. Bytes that are not valid UTF-8 become U+FFFD, so a
+// client's odd path or user agent never makes the whole batch unreadable.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace captain::otlp
