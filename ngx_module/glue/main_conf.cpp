@@ -15,6 +15,7 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
       conf->cache_zones == nullptr) {
     return nullptr;
   }
+  init_trace_export_conf(&conf->trace_export);
   return conf;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ngx_module/glue/ngx.h"
+#include "ngx_module/glue/trace_export.h"
 
 namespace captain::glue {
 
@@ -9,6 +10,7 @@ struct MainConf {
   ngx_array_t* limit_zones;    // LimitZone* (rate_limit_conf.h), in declaration or first-use order
   ngx_array_t* metrics_zones;  // MetricsZone* (metrics_conf.h)
   ngx_array_t* cache_zones;    // CacheZone* (cache_conf.h)
+  TraceExportConf trace_export;  // captain_trace_export, captain_trace_service_name
 };
 
 void* create_main_conf(ngx_conf_t* cf) noexcept;

@@ -14,6 +14,7 @@
 #include "ngx_module/glue/rate_limit_phase.h"
 #include "ngx_module/glue/request_ctx.h"
 #include "ngx_module/glue/response_headers.h"
+#include "ngx_module/glue/trace_export.h"
 #include "ngx_module/glue/upstream_headers.h"
 #include "ngx_module/glue/variables.h"
 
@@ -38,6 +39,12 @@ ngx_command_t g_commands[] = {
 
     {ngx_string("captain_trace_sample_rate"), kAnyLevel | NGX_CONF_TAKE1, set_trace_sample_rate,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+
+    {ngx_string("captain_trace_export"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_trace_export,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+
+    {ngx_string("captain_trace_service_name"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     set_trace_service_name, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
 
     {ngx_string("captain_security_headers"), kAnyLevel | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, security_headers), nullptr},
@@ -84,7 +91,7 @@ ngx_int_t preconfiguration(ngx_conf_t* cf) noexcept {
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
   if (init_upstream_headers(cf) != NGX_OK || init_rate_limit_phase(cf) != NGX_OK ||
-      init_metrics_log(cf) != NGX_OK || init_response_headers(cf) != NGX_OK) {
+      init_metrics_log(cf) != NGX_OK || init_trace_export_log(cf) != NGX_OK || init_response_headers(cf) != NGX_OK) {
     return NGX_ERROR;
   }
   if (init_rate_limit_headers(cf) != NGX_OK) return NGX_ERROR;
@@ -97,7 +104,12 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
   seed_id_generator(cycle->log);
   init_limit_zones_in_worker(cycle);
   install_fault_hooks(cycle->log);
+  start_trace_export(cycle);
   return NGX_OK;
+}
+
+void exit_process(ngx_cycle_t* cycle) noexcept {
+  stop_trace_export(cycle);
 }
 
 ngx_http_module_t g_module_ctx = {
@@ -125,7 +137,7 @@ ngx_module_t ngx_http_captain_module = {
     captain::glue::init_process,  // init process
     nullptr,                      // init thread
     nullptr,                      // exit thread
-    nullptr,                      // exit process
+    captain::glue::exit_process,  // exit process
     nullptr,                      // exit master
     NGX_MODULE_V1_PADDING,
 };

@@ -8,6 +8,7 @@
 #include "ngx_module/glue/loc_conf.h"
 #include "ngx_module/glue/metrics_conf.h"
 #include "ngx_module/glue/rate_limit_conf.h"
+#include "ngx_module/glue/trace_export.h"
 #include "ngx_module/glue/version.h"
 
 namespace captain::glue {
@@ -110,6 +111,8 @@ metrics::StatusReport collect(ngx_http_request_t* r, bool verify) {
     if (verify) c.verified = caches[i]->store.verify();
     report.caches.push_back(std::move(c));
   }
+  trace_export::ExportTotals totals;
+  if (trace_export_totals(r, &totals)) report.trace_export = totals;
   return report;
 }
 

@@ -123,6 +123,27 @@ void write_caches(TextWriter& w, const std::vector<CacheReport>& caches) {
            &CacheReport::reservations_reclaimed);
 }
 
+void write_trace_export(TextWriter& w, const trace_export::ExportTotals& t) {
+  w.family("captain_trace_spans_queued_total", MetricType::counter,
+           "Sampled request spans queued for export by the workers.");
+  w.sample("captain_trace_spans_queued_total", {}, t.queued);
+  w.family("captain_trace_spans_exported_total", MetricType::counter,
+           "Spans the OTLP collector accepted.");
+  w.sample("captain_trace_spans_exported_total", {}, t.exported);
+  w.family("captain_trace_spans_dropped_total", MetricType::counter,
+           "Spans lost: the worker's queue was full, or the batch holding them failed.");
+  w.sample("captain_trace_spans_dropped_total", {{"reason", "queue_full"}}, t.dropped_queue_full);
+  w.sample("captain_trace_spans_dropped_total", {{"reason", "export_failed"}}, t.dropped_export);
+  w.family("captain_trace_export_requests_total", MetricType::counter,
+           "OTLP/HTTP export requests by result (failure: refused, unreachable, timed out, "
+           "non-2xx).");
+  w.sample("captain_trace_export_requests_total", {{"result", "success"}}, t.requests_ok);
+  w.sample("captain_trace_export_requests_total", {{"result", "failure"}}, t.requests_failed);
+  w.family("captain_trace_queue_spans", MetricType::gauge,
+           "Spans queued in the workers or in a batch being sent.");
+  w.sample("captain_trace_queue_spans", {}, t.in_queue());
+}
+
 nlohmann::json histogram_json(const Buckets& buckets, const std::uint64_t* counts,
                               std::uint64_t sum_us) {
   nlohmann::json out;
@@ -159,6 +180,7 @@ std::string to_prometheus(const StatusReport& report) {
   write_routes(w, report.routes);
   write_limits(w, report.limits);
   write_caches(w, report.caches);
+  if (report.trace_export) write_trace_export(w, *report.trace_export);
   return out;
 }
 
@@ -228,6 +250,15 @@ std::string to_json(const StatusReport& report) {
     caches.push_back(std::move(cache));
   }
   out["cache"] = std::move(caches);
+  if (const auto& t = report.trace_export) {
+    out["trace_export"] = {{"queued", t->queued},
+                           {"exported", t->exported},
+                           {"dropped_queue_full", t->dropped_queue_full},
+                           {"dropped_export_failed", t->dropped_export},
+                           {"requests_ok", t->requests_ok},
+                           {"requests_failed", t->requests_failed},
+                           {"in_queue", t->in_queue()}};
+  }
   // Invalid UTF-8 in a label (a route= from nginx.conf) is replaced rather than thrown on.
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

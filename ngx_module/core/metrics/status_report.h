@@ -9,6 +9,7 @@
 
 #include "ngx_module/core/metrics/buckets.h"
 #include "ngx_module/core/metrics/metrics_table.h"
+#include "ngx_module/core/trace_export/export_counters.h"
 
 namespace captain::metrics {
 
@@ -70,6 +71,7 @@ struct StatusReport {
   std::vector<RouteReport> routes;
   std::vector<LimitReport> limits;
   std::vector<CacheReport> caches;
+  std::optional<trace_export::ExportTotals> trace_export;  // when captain_trace_export is set
 };
 
 // Prometheus text exposition format 0.0.4 (every family with HELP and TYPE; request series only
