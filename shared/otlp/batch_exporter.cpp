@@ -53,7 +53,8 @@ void BatchExporter::stop(std::chrono::milliseconds flush_budget) {
 
 void BatchExporter::run() {
   OtlpHttpClient client(config_.url);
-  std::vector<SpanData> batch;
+  const std::string prefix = traces_json_prefix(resource_, scope_);
+  std::string body;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     wakeup_.wait_for(lock, config_.interval,
@@ -62,10 +63,12 @@ void BatchExporter::run() {
     const auto deadline = deadline_;
     lock.unlock();
     while (source_.pending() > 0) {
-      batch.clear();
-      if (source_.take(config_.batch, batch) == 0) break;
+      body.assign(prefix);
+      const std::size_t taken = source_.take_json(config_.batch, body);
+      if (taken == 0) break;
+      body += kTracesJsonSuffix;
       BatchOutcome outcome;
-      outcome.spans = batch.size();
+      outcome.spans = taken;
       auto timeout = config_.timeout;
       if (stopping) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -75,15 +78,14 @@ void BatchExporter::run() {
       if (timeout.count() <= 0) {
         outcome.error = "not sent: the shutdown flush ran out of time";
       } else {
-        const PostResult posted =
-            client.post(encode_traces_json(resource_, scope_, batch), kJsonContentType, timeout);
+        const PostResult posted = client.post(body, kJsonContentType, timeout);
         outcome.delivered = posted.delivered;
         outcome.http_status = posted.http_status;
         outcome.error = posted.error;
       }
       if (on_outcome_) on_outcome_(outcome);
       // A partial batch while running: the rest waits for the next wake-up.
-      if (!stopping && batch.size() < config_.batch) break;
+      if (!stopping && taken < config_.batch) break;
     }
     lock.lock();
     if (stopping) return;
@@ -101,15 +103,23 @@ bool LockedSpanQueue::push(SpanData span) {
   return true;
 }
 
-std::size_t LockedSpanQueue::take(std::size_t max, std::vector<SpanData>& out) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const std::size_t n = std::min(max, spans_.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(std::move(spans_.front()));
-    spans_.pop_front();
+std::size_t LockedSpanQueue::take_json(std::size_t max, std::string& out) {
+  std::vector<SpanData> taken;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t n = std::min(max, spans_.size());
+    taken.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      taken.push_back(std::move(spans_.front()));
+      spans_.pop_front();
+    }
+    size_.store(spans_.size(), std::memory_order_relaxed);
   }
-  size_.store(spans_.size(), std::memory_order_relaxed);
-  return n;
+  for (std::size_t i = 0; i < taken.size(); ++i) {
+    if (i != 0) out += ',';
+    append_span_json(out, taken[i]);
+  }
+  return taken.size();
 }
 
 }  // namespace captain::otlp

@@ -22,9 +22,10 @@ namespace captain::otlp {
 class SpanSource {
  public:
   virtual ~SpanSource() = default;
-  // Appends up to max queued spans to out and returns how many; called by the export thread
-  // only.
-  virtual std::size_t take(std::size_t max, std::vector<SpanData>& out) = 0;
+  // Appends up to max queued spans to out as OTLP JSON span objects separated by ',' (see
+  // otlp_json.h) and returns how many; called by the export thread only. Sources encode
+  // straight from their own storage, so a span is never copied into a SpanData on the way.
+  virtual std::size_t take_json(std::size_t max, std::string& out) = 0;
   // Spans waiting; may lag a concurrent push.
   virtual std::size_t pending() const noexcept = 0;
 };
@@ -93,7 +94,7 @@ class LockedSpanQueue : public SpanSource {
   explicit LockedSpanQueue(std::size_t capacity) : capacity_(capacity) {}
 
   bool push(SpanData span);
-  std::size_t take(std::size_t max, std::vector<SpanData>& out) override;
+  std::size_t take_json(std::size_t max, std::string& out) override;
   std::size_t pending() const noexcept override { return size_.load(std::memory_order_relaxed); }
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 

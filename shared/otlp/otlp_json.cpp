@@ -1,9 +1,8 @@
 #include "shared/otlp/otlp_json.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-
-#include "shared/encoding/hex.h"
 
 namespace captain::otlp {
 
@@ -37,22 +36,16 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   return n;
 }
 
-template <std::size_t N>
-void append_hex_id(std::string& out, const std::array<std::uint8_t, N>& id) {
-  char hex[2 * N];
-  hex_encode(id.data(), N, hex);
-  out += '"';
-  out.append(hex, sizeof hex);
-  out += '"';
-}
-
 void append_value(std::string& out, const AttributeValue& value) {
   if (const auto* s = std::get_if<std::string>(&value)) {
     out += "{\"stringValue\":";
     append_json_string(out, *s);
   } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
     // proto3 JSON writes 64-bit integers as strings.
-    out += "{\"intValue\":\"" + std::to_string(*i) + "\"";
+    out += "{\"intValue\":\"";
+    if (*i < 0) out += '-';
+    append_decimal(out, *i < 0 ? 0 - static_cast<std::uint64_t>(*i) : static_cast<std::uint64_t>(*i));
+    out += '"';
   } else if (const auto* d = std::get_if<double>(&value)) {
     if (std::isfinite(*d)) {
       char buf[32];
@@ -88,7 +81,9 @@ void append_attributes(std::string& out, const std::vector<Attribute>& attribute
 constexpr std::uint32_t kHasIsRemote = 0x100;
 constexpr std::uint32_t kIsRemote = 0x200;
 
-void append_span(std::string& out, const SpanData& s) {
+}  // namespace
+
+void append_span_json(std::string& out, const SpanData& s) {
   out += "{\"traceId\":";
   append_hex_id(out, s.trace_id);
   out += ",\"spanId\":";
@@ -103,17 +98,23 @@ void append_span(std::string& out, const SpanData& s) {
   }
   std::uint32_t flags = s.trace_flags | kHasIsRemote;
   if (s.has_parent && s.parent_is_remote) flags |= kIsRemote;
-  out += ",\"flags\":" + std::to_string(flags);
+  out += ",\"flags\":";
+  append_decimal(out, flags);
   out += ",\"name\":";
   append_json_string(out, s.name);
-  out += ",\"kind\":" + std::to_string(static_cast<int>(s.kind));
-  out += ",\"startTimeUnixNano\":\"" + std::to_string(s.start_unix_nano) + "\"";
-  out += ",\"endTimeUnixNano\":\"" + std::to_string(s.end_unix_nano) + "\"";
+  out += ",\"kind\":";
+  append_decimal(out, static_cast<std::uint64_t>(s.kind));
+  out += ",\"startTimeUnixNano\":\"";
+  append_decimal(out, s.start_unix_nano);
+  out += "\",\"endTimeUnixNano\":\"";
+  append_decimal(out, s.end_unix_nano);
+  out += '"';
   out += ",\"attributes\":";
   append_attributes(out, s.attributes);
   out += ",\"status\":{";
   if (s.status != StatusCode::unset) {
-    out += "\"code\":" + std::to_string(static_cast<int>(s.status));
+    out += "\"code\":";
+    append_decimal(out, static_cast<std::uint64_t>(s.status));
     if (!s.status_message.empty()) {
       out += ",\"message\":";
       append_json_string(out, s.status_message);
@@ -122,12 +123,28 @@ void append_span(std::string& out, const SpanData& s) {
   out += "}}";
 }
 
-}  // namespace
+void append_decimal(std::string& out, std::uint64_t value) {
+  char buf[20];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   std::size_t i = 0;
   while (i < s.size()) {
+    // The common case, printable ASCII, is copied in runs.
+    std::size_t run = i;
+    while (run < s.size()) {
+      const auto c = static_cast<unsigned char>(s[run]);
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
+      ++run;
+    }
+    if (run != i) {
+      out.append(s.substr(i, run - i));
+      i = run;
+      if (i == s.size()) break;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       const std::size_t n = utf8_sequence_length(s, i);
@@ -160,24 +177,27 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-std::string encode_traces_json(const Resource& resource, const Scope& scope,
-                               const std::vector<SpanData>& spans) {
-  std::string out;
-  out.reserve(512 + spans.size() * 700);
-  out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":";
+std::string traces_json_prefix(const Resource& resource, const Scope& scope) {
+  std::string out = "{\"resourceSpans\":[{\"resource\":{\"attributes\":";
   append_attributes(out, resource.attributes);
   out += "},\"scopeSpans\":[{\"scope\":{\"name\":";
   append_json_string(out, scope.name);
   out += ",\"version\":";
   append_json_string(out, scope.version);
   out += "},\"spans\":[";
+  return out;
+}
+
+std::string encode_traces_json(const Resource& resource, const Scope& scope,
+                               const std::vector<SpanData>& spans) {
+  std::string out = traces_json_prefix(resource, scope);
   bool first = true;
   for (const SpanData& s : spans) {
     if (!first) out += ',';
     first = false;
-    append_span(out, s);
+    append_span_json(out, s);
   }
-  out += "]}]}]}";
+  out += kTracesJsonSuffix;
   return out;
 }
 

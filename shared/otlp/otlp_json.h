@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/encoding/hex.h"
 #include "shared/otlp/span_data.h"
 
 namespace captain::otlp {
@@ -22,8 +23,28 @@ inline constexpr std::string_view kJsonContentType = "application/json";
 std::string encode_traces_json(const Resource& resource, const Scope& scope,
                                const std::vector<SpanData>& spans);
 
+// The same request in three pieces, for exporters that append spans straight into a reused
+// buffer: prefix + span objects separated by ',' + kTracesJsonSuffix.
+std::string traces_json_prefix(const Resource& resource, const Scope& scope);
+inline constexpr std::string_view kTracesJsonSuffix = "]}]}]}";
+void append_span_json(std::string& out, const SpanData& span);
+
+// Pieces of a span object for encoders that do not build a SpanData first.
+void append_decimal(std::string& out, std::uint64_t value);
+template <std::size_t N>
+void append_hex_id(std::string& out, const std::array<std::uint8_t, N>& id);
+
 // Appends s as a JSON string literal. Bytes that are not valid UTF-8 become U+FFFD, so a
 // client's odd path or user agent never makes the whole batch unreadable.
 void append_json_string(std::string& out, std::string_view s);
+
+template <std::size_t N>
+void append_hex_id(std::string& out, const std::array<std::uint8_t, N>& id) {
+  char hex[2 * N + 2];
+  hex[0] = '"';
+  hex_encode(id.data(), N, hex + 1);
+  hex[2 * N + 1] = '"';
+  out.append(hex, sizeof hex);
+}
 
 }  // namespace captain::otlp

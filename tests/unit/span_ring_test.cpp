@@ -3,6 +3,7 @@
 #include "ngx_module/core/trace_export/span_ring.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <thread>
@@ -35,46 +36,61 @@ ServerSpan request_span(int status, std::uint8_t id = 1) {
   return s;
 }
 
-std::map<std::string, otlp::AttributeValue> attributes(const otlp::SpanData& s) {
-  std::map<std::string, otlp::AttributeValue> out;
-  for (const auto& a : s.attributes) out.emplace(a.key, a.value);
+// Takes up to max spans and parses them the way a receiver would.
+std::vector<nlohmann::json> take(SpanRing& ring, std::size_t max) {
+  std::string body = "[";
+  ring.take_json(max, body);
+  body += "]";
+  return nlohmann::json::parse(body).get<std::vector<nlohmann::json>>();
+}
+
+// The attributes as key -> the AnyValue's single field ({"stringValue": ...}).
+std::map<std::string, nlohmann::json> attributes(const nlohmann::json& span) {
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& a : span["attributes"]) {
+    EXPECT_EQ(out.count(a["key"]), 0u) << a["key"];
+    out[a["key"]] = a["value"];
+  }
   return out;
 }
 
 TEST(SpanRing, BuildsAServerSpanWithHttpSemanticConventions) {
   SpanRing ring(4);
   ASSERT_TRUE(ring.push(request_span(201)));
-  std::vector<otlp::SpanData> out;
-  ASSERT_EQ(ring.take(10, out), 1u);
-  const otlp::SpanData& s = out[0];
-  EXPECT_EQ(s.name, "POST /api/");
-  EXPECT_EQ(s.kind, otlp::SpanKind::server);
-  EXPECT_TRUE(s.has_parent);
-  EXPECT_TRUE(s.parent_is_remote);
-  EXPECT_EQ(s.trace_state, "vendor=1");
-  EXPECT_EQ(s.status, otlp::StatusCode::unset);
+  const auto spans = take(ring, 10);
+  ASSERT_EQ(spans.size(), 1u);
+  const auto& s = spans[0];
+  EXPECT_EQ(s["traceId"], "01010101010101010101010101010101");
+  EXPECT_EQ(s["spanId"], "0202020202020202");
+  EXPECT_EQ(s["parentSpanId"], "0303030303030303");
+  EXPECT_EQ(s["name"], "POST /api/");
+  EXPECT_EQ(s["kind"], 2);
+  EXPECT_EQ(s["flags"], 0x301);
+  EXPECT_EQ(s["startTimeUnixNano"], "1000000000");
+  EXPECT_EQ(s["endTimeUnixNano"], "1250000000");
+  EXPECT_EQ(s["traceState"], "vendor=1");
+  EXPECT_TRUE(s["status"].empty());
   auto a = attributes(s);
-  EXPECT_EQ(std::get<std::string>(a["http.request.method"]), "POST");
-  EXPECT_EQ(std::get<std::string>(a["url.path"]), "/api/items");
-  EXPECT_EQ(std::get<std::string>(a["url.scheme"]), "https");
-  EXPECT_EQ(std::get<std::string>(a["http.route"]), "/api/");
-  EXPECT_EQ(std::get<std::int64_t>(a["http.response.status_code"]), 201);
-  EXPECT_EQ(std::get<std::string>(a["server.address"]), "shop.example");
-  EXPECT_EQ(std::get<std::string>(a["client.address"]), "192.0.2.7");
-  EXPECT_EQ(std::get<std::string>(a["user_agent.original"]), "curl/8");
-  EXPECT_EQ(std::get<std::string>(a["captain.upstream.address"]), "127.0.0.1:8080");
-  EXPECT_DOUBLE_EQ(std::get<double>(a["captain.upstream.duration"]), 0.2);
-  EXPECT_EQ(std::get<std::string>(a["captain.request_id"]), "req-1");
+  EXPECT_EQ(a["http.request.method"]["stringValue"], "POST");
+  EXPECT_EQ(a["url.path"]["stringValue"], "/api/items");
+  EXPECT_EQ(a["url.scheme"]["stringValue"], "https");
+  EXPECT_EQ(a["http.route"]["stringValue"], "/api/");
+  EXPECT_EQ(a["http.response.status_code"]["intValue"], "201");
+  EXPECT_EQ(a["server.address"]["stringValue"], "shop.example");
+  EXPECT_EQ(a["client.address"]["stringValue"], "192.0.2.7");
+  EXPECT_EQ(a["user_agent.original"]["stringValue"], "curl/8");
+  EXPECT_EQ(a["captain.upstream.address"]["stringValue"], "127.0.0.1:8080");
+  EXPECT_DOUBLE_EQ(a["captain.upstream.duration"]["doubleValue"].get<double>(), 0.2);
+  EXPECT_EQ(a["captain.request_id"]["stringValue"], "req-1");
 }
 
 TEST(SpanRing, ServerErrorsAreErrorsClientErrorsAreNot) {
   SpanRing ring(4);
   ring.push(request_span(502));
   ring.push(request_span(404));
-  std::vector<otlp::SpanData> out;
-  ring.take(10, out);
-  EXPECT_EQ(out[0].status, otlp::StatusCode::error);
-  EXPECT_EQ(out[1].status, otlp::StatusCode::unset);
+  const auto spans = take(ring, 10);
+  EXPECT_EQ(spans[0]["status"]["code"], 2);
+  EXPECT_TRUE(spans[1]["status"].empty());
 }
 
 TEST(SpanRing, AFullRingRefusesInsteadOfWaiting) {
@@ -83,8 +99,7 @@ TEST(SpanRing, AFullRingRefusesInsteadOfWaiting) {
   EXPECT_TRUE(ring.push(request_span(200)));
   EXPECT_FALSE(ring.push(request_span(200)));
   EXPECT_EQ(ring.pending(), 2u);
-  std::vector<otlp::SpanData> out;
-  EXPECT_EQ(ring.take(1, out), 1u);
+  EXPECT_EQ(take(ring, 1).size(), 1u);
   EXPECT_TRUE(ring.push(request_span(200)));
   EXPECT_EQ(ring.pending(), 2u);
 }
@@ -97,24 +112,36 @@ TEST(SpanRing, LongFieldsAreCutAndAnOversizedTracestateLeftOut) {
   s.text[static_cast<std::size_t>(Field::path)] = long_path;
   s.text[static_cast<std::size_t>(Field::trace_state)] = long_state;
   ASSERT_TRUE(ring.push(s));
-  std::vector<otlp::SpanData> out;
-  ring.take(1, out);
-  auto a = attributes(out[0]);
-  EXPECT_EQ(std::get<std::string>(a["url.path"]).size(),
+  const auto spans = take(ring, 1);
+  auto a = attributes(spans[0]);
+  EXPECT_EQ(a["url.path"]["stringValue"].get<std::string>().size(),
             kFieldLimits[static_cast<std::size_t>(Field::path)]);
-  EXPECT_TRUE(out[0].trace_state.empty());
+  EXPECT_FALSE(spans[0].contains("traceState"));
 }
 
-TEST(SpanRing, NoRouteNamesTheSpanByMethodAlone) {
+TEST(SpanRing, ClientTextIsEscapedIntoValidJson) {
   SpanRing ring(1);
   ServerSpan s = request_span(200);
+  const std::string agent = "evil\"\\\n\x01\xff agent";
+  s.text[static_cast<std::size_t>(Field::user_agent)] = agent;
+  ASSERT_TRUE(ring.push(s));
+  const auto spans = take(ring, 1);
+  EXPECT_EQ(attributes(spans[0])["user_agent.original"]["stringValue"],
+            "evil\"\\\n\x01\xef\xbf\xbd agent");
+}
+
+TEST(SpanRing, ARootSpanAndNoRouteNoUpstream) {
+  SpanRing ring(1);
+  ServerSpan s = request_span(200);
+  s.has_parent = false;
   s.text[static_cast<std::size_t>(Field::route)] = {};
   s.upstream_usec = -1;
   ring.push(s);
-  std::vector<otlp::SpanData> out;
-  ring.take(1, out);
-  EXPECT_EQ(out[0].name, "POST");
-  auto a = attributes(out[0]);
+  const auto spans = take(ring, 1);
+  EXPECT_EQ(spans[0]["name"], "POST");
+  EXPECT_FALSE(spans[0].contains("parentSpanId"));
+  EXPECT_EQ(spans[0]["flags"], 0x101);
+  auto a = attributes(spans[0]);
   EXPECT_EQ(a.count("http.route"), 0u);
   EXPECT_EQ(a.count("captain.upstream.duration"), 0u);
 }
@@ -127,13 +154,17 @@ TEST(SpanRing, OneProducerOneConsumerLoseNothingAndKeepOrder) {
       if (ring.push(request_span(200 + (i % 100), static_cast<std::uint8_t>(i)))) ++i;
     }
   });
-  std::vector<otlp::SpanData> out;
-  while (out.size() < static_cast<std::size_t>(kSpans)) ring.take(16, out);
+  std::vector<nlohmann::json> out;
+  while (out.size() < static_cast<std::size_t>(kSpans)) {
+    for (auto& s : take(ring, 16)) out.push_back(std::move(s));
+  }
   producer.join();
+  char hex[3];
   for (int i = 0; i < kSpans; ++i) {
-    ASSERT_EQ(out[i].trace_id[0], static_cast<std::uint8_t>(i));
-    ASSERT_EQ(std::get<std::int64_t>(attributes(out[i])["http.response.status_code"]),
-              200 + (i % 100));
+    std::snprintf(hex, sizeof hex, "%02x", i & 0xff);
+    ASSERT_EQ(out[i]["traceId"].get<std::string>().substr(0, 2), hex);
+    ASSERT_EQ(attributes(out[i])["http.response.status_code"]["intValue"],
+              std::to_string(200 + (i % 100)));
   }
   EXPECT_EQ(ring.pending(), 0u);
 }

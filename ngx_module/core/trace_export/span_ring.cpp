@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <string>
+
+#include "shared/otlp/otlp_json.h"
 
 namespace captain::trace_export {
 
@@ -47,15 +48,16 @@ bool SpanRing::push(const ServerSpan& span) noexcept {
   return true;
 }
 
-std::size_t SpanRing::take(std::size_t max, std::vector<otlp::SpanData>& out) {
+std::size_t SpanRing::take_json(std::size_t max, std::string& out) {
   std::uint64_t tail = tail_.load(std::memory_order_relaxed);
   const std::uint64_t head = head_.load(std::memory_order_acquire);
   std::size_t n = 0;
   while (tail != head && n < max) {
-    out.push_back(to_span_data(slots_[tail % capacity_]));
+    if (n != 0) out += ',';
+    append_server_span_json(out, slots_[tail % capacity_]);
     ++tail;
     ++n;
-    // Each slot goes back to the worker as soon as it is copied.
+    // Each slot goes back to the worker as soon as it is encoded.
     tail_.store(tail, std::memory_order_release);
   }
   return n;
@@ -66,7 +68,7 @@ std::size_t SpanRing::pending() const noexcept {
   return static_cast<std::size_t>(head_.load(std::memory_order_acquire) - tail);
 }
 
-otlp::SpanData to_span_data(const SpanRecord& r) {
+void append_server_span_json(std::string& out, const SpanRecord& r) {
   std::size_t offsets[kFieldCount];
   std::size_t at = 0;
   for (std::size_t i = 0; i < kFieldCount; ++i) {
@@ -74,52 +76,97 @@ otlp::SpanData to_span_data(const SpanRecord& r) {
     at += r.lengths[i];
   }
   auto text = [&](Field f) { return field(r, f, offsets); };
+  // One attribute: {"key":"<key>","value":{"<kind>":
+  auto open_attribute = [&out](std::string_view key, std::string_view kind) {
+    out += "{\"key\":\"";
+    out += key;
+    out += "\",\"value\":{\"";
+    out += kind;
+    out += "\":";
+  };
+  auto string_attribute = [&](std::string_view key, std::string_view value) {
+    out += ',';
+    open_attribute(key, "stringValue");
+    otlp::append_json_string(out, value);
+    out += "}}";
+  };
 
-  otlp::SpanData s;
-  s.trace_id = r.trace_id;
-  s.span_id = r.span_id;
-  s.parent_span_id = r.parent_span_id;
-  s.has_parent = r.has_parent;
-  s.parent_is_remote = r.has_parent;  // nginx's span is the first in this process
-  s.trace_flags = r.trace_flags;
-  s.trace_state = std::string(text(Field::trace_state));
-  s.kind = otlp::SpanKind::server;
-  s.start_unix_nano = r.start_unix_nano;
-  s.end_unix_nano = r.end_unix_nano;
+  out += "{\"traceId\":";
+  otlp::append_hex_id(out, r.trace_id);
+  out += ",\"spanId\":";
+  otlp::append_hex_id(out, r.span_id);
+  if (r.has_parent) {
+    out += ",\"parentSpanId\":";
+    otlp::append_hex_id(out, r.parent_span_id);
+  }
+  if (r.lengths[static_cast<std::size_t>(Field::trace_state)] != 0) {
+    out += ",\"traceState\":";
+    otlp::append_json_string(out, text(Field::trace_state));
+  }
+  // Span.flags: the W3C flags, "is-remote is known" (0x100), and the parent is remote (0x200)
+  // when there is one: nginx's span is the first in this process.
+  out += ",\"flags\":";
+  otlp::append_decimal(out, r.trace_flags | 0x100u | (r.has_parent ? 0x200u : 0u));
 
   // Semantic conventions for HTTP server spans: "{method} {http.route}", or the method alone
   // when there is no route.
   const std::string_view method = text(Field::method);
   const std::string_view route = text(Field::route);
-  s.name = std::string(method);
-  if (!route.empty()) {
-    s.name += ' ';
-    s.name += route;
+  out += ",\"name\":";
+  if (route.empty()) {
+    otlp::append_json_string(out, method);
+  } else {
+    std::string name;
+    name.reserve(method.size() + 1 + route.size());
+    name.append(method).append(1, ' ').append(route);
+    otlp::append_json_string(out, name);
   }
-  s.add("http.request.method", std::string(method));
-  s.add("url.path", std::string(text(Field::path)));
-  s.add("url.scheme", std::string(text(Field::scheme)));
-  if (!route.empty()) s.add("http.route", std::string(route));
-  if (r.status != 0) s.add("http.response.status_code", static_cast<std::int64_t>(r.status));
-  if (!text(Field::host).empty()) s.add("server.address", std::string(text(Field::host)));
-  s.add("client.address", std::string(text(Field::client)));
+  out += ",\"kind\":2,\"startTimeUnixNano\":\"";  // SPAN_KIND_SERVER
+  otlp::append_decimal(out, r.start_unix_nano);
+  out += "\",\"endTimeUnixNano\":\"";
+  otlp::append_decimal(out, r.end_unix_nano);
+  out += "\",\"attributes\":[";
+  open_attribute("http.request.method", "stringValue");
+  otlp::append_json_string(out, method);
+  out += "}}";
+  string_attribute("url.path", text(Field::path));
+  string_attribute("url.scheme", text(Field::scheme));
+  if (!route.empty()) string_attribute("http.route", route);
+  if (r.status != 0) {
+    out += ',';
+    open_attribute("http.response.status_code", "intValue");
+    out += '"';
+    otlp::append_decimal(out, r.status);
+    out += "\"}}";
+  }
+  if (!text(Field::host).empty()) string_attribute("server.address", text(Field::host));
+  string_attribute("client.address", text(Field::client));
   if (!text(Field::user_agent).empty()) {
-    s.add("user_agent.original", std::string(text(Field::user_agent)));
+    string_attribute("user_agent.original", text(Field::user_agent));
   }
   if (!text(Field::upstream_address).empty()) {
-    s.add("captain.upstream.address", std::string(text(Field::upstream_address)));
+    string_attribute("captain.upstream.address", text(Field::upstream_address));
   }
   if (r.upstream_usec >= 0) {
-    s.add("captain.upstream.duration", static_cast<double>(r.upstream_usec) / 1e6);
+    // Seconds with microsecond precision, written as a decimal without floating point.
+    out += ',';
+    open_attribute("captain.upstream.duration", "doubleValue");
+    const auto usec = static_cast<std::uint64_t>(r.upstream_usec);
+    otlp::append_decimal(out, usec / 1'000'000);
+    char frac[8] = {'.', '0', '0', '0', '0', '0', '0', 0};
+    for (std::uint64_t rest = usec % 1'000'000, i = 6; i > 0; --i, rest /= 10) {
+      frac[i] = static_cast<char>('0' + rest % 10);
+    }
+    out.append(frac, 7);
+    out += "}}";
   }
   if (!text(Field::request_id).empty()) {
-    s.add("captain.request_id", std::string(text(Field::request_id)));
+    string_attribute("captain.request_id", text(Field::request_id));
   }
-  // Server spans: 5xx is an error of ours, 4xx the client's (status stays unset).
-  if (r.status >= 500) {
-    s.status = otlp::StatusCode::error;  // no message: the status code attribute says it
-  }
-  return s;
+  out += ']';
+  // Server spans: 5xx is an error of ours, 4xx the client's (status stays unset), and no
+  // message, since the status code attribute says it.
+  out += r.status >= 500 ? ",\"status\":{\"code\":2}}" : ",\"status\":{}}";
 }
 
 }  // namespace captain::trace_export

@@ -15,11 +15,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
-#include <vector>
 
 #include "shared/otlp/batch_exporter.h"
-#include "shared/otlp/span_data.h"
 #include "shared/trace_context/traceparent.h"
 
 namespace captain::trace_export {
@@ -85,9 +84,9 @@ struct SpanRecord {
   char text[kSlotTextBytes];  // the fields back to back
 };
 
-// Builds the OTLP span (name, kind SERVER, HTTP semantic-convention attributes, status ERROR on
-// 5xx) from a record.
-otlp::SpanData to_span_data(const SpanRecord& record);
+// Appends the record as an OTLP JSON span object: name, kind SERVER, HTTP semantic-convention
+// attributes, status ERROR on 5xx. Written straight from the slot, with no SpanData between.
+void append_server_span_json(std::string& out, const SpanRecord& record);
 
 class SpanRing : public otlp::SpanSource {
  public:
@@ -97,7 +96,7 @@ class SpanRing : public otlp::SpanSource {
   bool push(const ServerSpan& span) noexcept;
 
   // Export thread only.
-  std::size_t take(std::size_t max, std::vector<otlp::SpanData>& out) override;
+  std::size_t take_json(std::size_t max, std::string& out) override;
   std::size_t pending() const noexcept override;
 
   std::size_t capacity() const noexcept { return capacity_; }
