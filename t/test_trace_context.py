@@ -8,7 +8,10 @@ from conftest import echoed, request
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
-OURS = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$")
+# Level 2 trace-flags: only sampled (01) and random-trace-id (02) may be set by us.
+OURS = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[0-3])$")
+NEW_ROOT_SAMPLED = "03"    # a trace we start: random trace id, sampled at rate 1
+NEW_ROOT_UNSAMPLED = "02"  # random trace id, not sampled
 
 CONF = """
     captain_trace on;
@@ -50,16 +53,23 @@ def check_propagation(r):
     trace_id, span_id, flags = ours(sent_upstream[0])
     assert r.header("X-Trace-Id") == trace_id
     assert r.header("X-Span-Id") == span_id
-    assert r.header("X-Sampled") == ("1" if flags == "01" else "0")
+    assert r.header("X-Sampled") == str(int(flags, 16) & 1)
     return trace_id, span_id, flags
 
 
+# Sampled as the parent says, random-trace-id as received, reserved bits zeroed (Level 2
+# "trace-flags").
 CONTINUED = [
     (f"00-{TRACE_ID}-{PARENT_ID}-01", "01"),
     (f"00-{TRACE_ID}-{PARENT_ID}-00", "00"),
-    (f"00-{TRACE_ID}-{PARENT_ID}-09", "01"),          # unknown flag bits: only 'sampled' kept
-    (f"00-{TRACE_ID}-{PARENT_ID}-fe", "00"),
+    (f"00-{TRACE_ID}-{PARENT_ID}-02", "02"),          # random-trace-id kept
+    (f"00-{TRACE_ID}-{PARENT_ID}-03", "03"),
+    (f"00-{TRACE_ID}-{PARENT_ID}-09", "01"),          # reserved bits zeroed
+    (f"00-{TRACE_ID}-{PARENT_ID}-fe", "02"),
+    (f"00-{TRACE_ID}-{PARENT_ID}-ff", "03"),
+    (f"00-{TRACE_ID}-{PARENT_ID}-fc", "00"),
     (f"cc-{TRACE_ID}-{PARENT_ID}-01-what-the-future-holds", "01"),  # future version
+    (f"cc-{TRACE_ID}-{PARENT_ID}-03-what-the-future-holds", "03"),
     (f"01-{TRACE_ID}-{PARENT_ID}-01", "01"),
     (f"  00-{TRACE_ID}-{PARENT_ID}-01  ", "01"),      # optional whitespace around the value
 ]
@@ -103,7 +113,7 @@ def test_invalid_traceparent_restarts_the_trace(server, incoming):
     trace_id, span_id, flags = check_propagation(r)
     assert trace_id != TRACE_ID
     assert r.header("X-Parent-Span-Id") is None  # no parent: not found, add_header skips it
-    assert flags == "01"                         # default sample rate 1 for new roots
+    assert flags == NEW_ROOT_SAMPLED             # default sample rate 1, random trace id
     assert echoed(r, "tracestate") == []         # a restarted trace drops tracestate
 
 
@@ -128,10 +138,12 @@ def test_upstream_sees_our_span_as_its_parent(server):
 
 
 @pytest.mark.parametrize("path, incoming_flags, expected", [
-    ("/never/", None, "00"),      # new root, rate 0
-    ("/never/", "01", "01"),      # the caller sampled: honored even at rate 0
-    ("/", "00", "00"),            # the caller did not: honored even at rate 1
-    ("/", None, "01"),            # new root, rate 1
+    ("/never/", None, NEW_ROOT_UNSAMPLED),   # new root, rate 0
+    ("/never/", "01", "01"),                 # the caller sampled: honored even at rate 0
+    ("/never/", "03", "03"),
+    ("/", "00", "00"),                       # the caller did not: honored even at rate 1
+    ("/", "02", "02"),
+    ("/", None, NEW_ROOT_SAMPLED),           # new root, rate 1
 ])
 def test_sampling_is_parent_based(server, path, incoming_flags, expected):
     headers = []
@@ -142,7 +154,7 @@ def test_sampling_is_parent_based(server, path, incoming_flags, expected):
 
 
 def test_sample_rate_applies_to_new_roots(server):
-    sampled = sum(check_propagation(request(server.port, "/half/"))[2] == "01"
+    sampled = sum(check_propagation(request(server.port, "/half/"))[2] == NEW_ROOT_SAMPLED
                   for _ in range(400))
     assert 120 < sampled < 280, sampled  # mean 200, standard deviation 10
 
@@ -213,3 +225,4 @@ def test_trace_is_off_by_default(nginx):
     r = request(server.port, "/")
     assert r.header("traceparent") is None
     assert echoed(r, "traceparent") == []
+

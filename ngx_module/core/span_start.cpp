@@ -10,9 +10,11 @@ SpanStart start_span(const std::optional<trace::TraceParent>& parent, std::uint3
     span.parent_span_id = parent->parent_id;
     span.has_parent = true;
     span.sampled = parent->sampled();
+    span.random = parent->random();
   } else {
     ids.fill_nonzero(span.trace_id);
     span.sampled = ids.chance_ppm(sample_ppm);
+    span.random = true;
   }
   ids.fill_nonzero(span.span_id);
   return span;

@@ -128,7 +128,7 @@ bool ensure_trace(ngx_http_request_t* r, RequestCtx* ctx) noexcept {
   }
 
   ctx->span = start_span(parent, static_cast<std::uint32_t>(loc_conf(r)->trace_sample_ppm), g_ids);
-  trace::format_traceparent(ctx->span.trace_id, ctx->span.span_id, ctx->span.sampled,
+  trace::format_traceparent(ctx->span.trace_id, ctx->span.span_id, ctx->span.trace_flags(),
                             ctx->traceparent);
   if (ctx->span.has_parent) {
     hex_encode(ctx->span.parent_span_id.data(), ctx->span.parent_span_id.size(),

@@ -42,7 +42,7 @@ std::optional<TraceParent> parse_traceparent(std::string_view value) noexcept {
   return parsed;
 }
 
-void format_traceparent(const TraceId& trace_id, const SpanId& span_id, bool sampled,
+void format_traceparent(const TraceId& trace_id, const SpanId& span_id, std::uint8_t flags,
                         char* out) noexcept {
   out[0] = '0';
   out[1] = '0';
@@ -51,8 +51,8 @@ void format_traceparent(const TraceId& trace_id, const SpanId& span_id, bool sam
   out[kParentIdOffset - 1] = '-';
   hex_encode(span_id.data(), span_id.size(), out + kParentIdOffset);
   out[kFlagsOffset - 1] = '-';
-  out[kFlagsOffset] = '0';
-  out[kFlagsOffset + 1] = sampled ? '1' : '0';
+  const auto known = static_cast<std::uint8_t>(flags & kKnownFlags);
+  hex_encode(&known, 1, out + kFlagsOffset);
 }
 
 }  // namespace captain::trace

@@ -2,9 +2,11 @@
 //
 // Invariants checked on every input:
 //   * the parser agrees with an independent, straightforward reading of the W3C rules;
-//   * an accepted value re-formatted as version 00 parses again to the same ids, with the
-//     sampled flag preserved and no other flag bit;
-//   * an accepted version-00 value whose flags are 00 or 01 re-formats to exactly its input.
+//   * an accepted value re-formatted as version 00 with its flags parses again to the same
+//     ids, with the sampled and random-trace-id flags preserved and every reserved bit zero
+//     (Trace Context Level 2 "trace-flags");
+//   * an accepted version-00 value whose flags have no reserved bit (00 to 03) re-formats to
+//     exactly its input.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -78,14 +80,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(!captain::trace::is_all_zero(parsed->parent_id));
 
   std::array<char, kTraceparentLength> formatted{};
-  captain::trace::format_traceparent(parsed->trace_id, parsed->parent_id, parsed->sampled(),
+  captain::trace::format_traceparent(parsed->trace_id, parsed->parent_id, parsed->flags,
                                      formatted.data());
   const std::string_view text(formatted.data(), formatted.size());
+  const auto known = static_cast<std::uint8_t>(parsed->flags & captain::trace::kKnownFlags);
 
-  // The ids are written back exactly as they were read.
+  // The ids are written back exactly as they were read; the flags keep only the known bits.
   check(text.substr(0, 3) == "00-");
   check(text.substr(3, 50) == trimmed.substr(3, 50));
-  check(text.substr(53) == (parsed->sampled() ? "01" : "00"));
+  check(text[53] == '0');
+  check(text[54] == "0123"[known]);
 
   const auto again = captain::trace::parse_traceparent(text);
   check(again.has_value());
@@ -93,9 +97,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(again->trace_id == parsed->trace_id);
   check(again->parent_id == parsed->parent_id);
   check(again->sampled() == parsed->sampled());
-  check(again->flags == (parsed->flags & captain::trace::kFlagSampled));
+  check(again->random() == parsed->random());
+  check(again->flags == known);
 
-  if (parsed->version == 0x00 && (parsed->flags & ~captain::trace::kFlagSampled) == 0) {
+  if (parsed->version == 0x00 && parsed->flags == known) {
     check(text == trimmed);
   }
   return 0;

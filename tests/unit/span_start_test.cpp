@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <string>
 #include <string_view>
 
 #include "ngx_module/core/id_generator.h"
@@ -99,6 +101,66 @@ TEST_F(StartSpan, WithoutParentSamplesAtTheGivenRatio) {
   int sampled = 0;
   for (int i = 0; i < 100'000; ++i) sampled += start_span(std::nullopt, 250'000, ids_).sampled;
   EXPECT_NEAR(sampled, 25'000, 1'000);
+}
+
+// Level 2 "Random Trace ID Flag", starting a trace: our trace ids are 16 random bytes, so the
+// flag is set, whatever the sampling decision.
+TEST_F(StartSpan, Level2NewTraceSetsTheRandomFlag) {
+  const SpanStart sampled = start_span(std::nullopt, kSampleAll, ids_);
+  EXPECT_TRUE(sampled.random);
+  EXPECT_EQ(sampled.trace_flags(), trace::kFlagSampled | trace::kFlagRandom);
+
+  const SpanStart unsampled = start_span(std::nullopt, 0, ids_);
+  EXPECT_TRUE(unsampled.random);
+  EXPECT_EQ(unsampled.trace_flags(), trace::kFlagRandom);
+}
+
+// Level 2 "Random Trace ID Flag", continuing a trace: the flag goes out exactly as it came in;
+// sampled follows the parent-based decision; "Other Flags": reserved bits go out as zero.
+TEST_F(StartSpan, Level2ContinuedTraceKeepsRandomAsReceivedAndZeroesReservedBits) {
+  struct Case {
+    std::string_view flags_in;
+    std::uint8_t flags_out;
+  };
+  for (const Case& c :
+       {Case{"00", 0x00}, Case{"01", 0x01}, Case{"02", 0x02}, Case{"03", 0x03}, Case{"04", 0x00},
+        Case{"09", 0x01}, Case{"fe", 0x02}, Case{"ff", 0x03}, Case{"fc", 0x00}}) {
+    const std::string traceparent =
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-" + std::string(c.flags_in);
+    for (std::uint32_t rate : {0u, kSampleAll}) {
+      const SpanStart span = start_span(parent_from(traceparent), rate, ids_);
+      EXPECT_EQ(span.trace_flags(), c.flags_out) << c.flags_in << " at rate " << rate;
+      EXPECT_EQ(span.random, (c.flags_out & trace::kFlagRandom) != 0) << c.flags_in;
+      EXPECT_EQ(span.sampled, (c.flags_out & trace::kFlagSampled) != 0) << c.flags_in;
+    }
+  }
+}
+
+// W3C test suite TraceContext2Test.test_propagates_random_flag: the same trace id, a new parent
+// id, the random bit set.
+TEST_F(StartSpan, W3CTestSuitePropagatesRandomFlag) {
+  const SpanStart span =
+      start_span(parent_from("00-12345678901234567890123456789012-1234567890123456-02"), 0, ids_);
+  std::array<char, trace::kTraceparentLength> out{};
+  trace::format_traceparent(span.trace_id, span.span_id, span.trace_flags(), out.data());
+  const auto sent = trace::parse_traceparent(std::string_view(out.data(), out.size()));
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_EQ(sent->trace_id, span.trace_id);
+  EXPECT_NE(sent->parent_id, span.parent_span_id);
+  EXPECT_TRUE(sent->random());
+  EXPECT_FALSE(sent->sampled());
+}
+
+// Code that builds a SpanStart by its first five fields keeps compiling: new fields go last.
+TEST(SpanStartLayout, FirstFiveFieldsKeepTheirOrder) {
+  const trace::TraceId trace_id{1};
+  const trace::SpanId span_id{2};
+  const trace::SpanId parent{3};
+  const SpanStart span{trace_id, span_id, parent, true, true};
+  EXPECT_TRUE(span.has_parent);
+  EXPECT_TRUE(span.sampled);
+  EXPECT_FALSE(span.random);
+  EXPECT_EQ(span.trace_flags(), trace::kFlagSampled);
 }
 
 TEST(ParseSampleRatePpm, AcceptsZeroToOneWithUpToSixDecimals) {

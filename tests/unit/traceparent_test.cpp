@@ -7,13 +7,14 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "shared/encoding/hex.h"
 
 namespace captain::trace {
 namespace {
 
-// Examples from https://www.w3.org/TR/trace-context/#examples-of-http-traceparent-headers
+// Examples from https://www.w3.org/TR/trace-context-2/#examples-of-http-traceparent-headers
 constexpr std::string_view kSpecSampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 constexpr std::string_view kSpecNotSampled =
     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
@@ -90,6 +91,93 @@ TEST(ParseTraceparent, UnknownFlagBitsAreParsedAndOnlyBitZeroMeansSampled) {
   ASSERT_TRUE(ff.has_value());
   EXPECT_EQ(ff->flags, 0xff);
   EXPECT_TRUE(ff->sampled());
+}
+
+// Level 2 "Random Trace ID Flag": bit 1 (0x02) is the random-trace-id flag, read as a bit, not
+// by comparing the whole byte ("both 03 and 02 represent ... the random bit").
+TEST(ParseTraceparent, Level2RandomTraceIdFlagIsBitOne) {
+  const auto two = parse_traceparent(with_field(kSpecSampled, kFlagsAt, "02"));
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->flags, 0x02);
+  EXPECT_TRUE(two->random());
+  EXPECT_FALSE(two->sampled());
+
+  const auto three = parse_traceparent(with_field(kSpecSampled, kFlagsAt, "03"));
+  ASSERT_TRUE(three.has_value());
+  EXPECT_TRUE(three->random());
+  EXPECT_TRUE(three->sampled());
+
+  for (std::string_view flags : {"00", "01", "04", "fd"}) {
+    const auto parsed = parse_traceparent(with_field(kSpecSampled, kFlagsAt, flags));
+    ASSERT_TRUE(parsed.has_value()) << flags;
+    EXPECT_FALSE(parsed->random()) << flags;
+  }
+  const auto ff = parse_traceparent(with_field(kSpecSampled, kFlagsAt, "ff"));
+  ASSERT_TRUE(ff.has_value());
+  EXPECT_TRUE(ff->random());
+}
+
+// Level 2 "Versioning of traceparent": a higher version's flags are read with the version-00
+// layout too, so its random bit is seen.
+TEST(ParseTraceparent, Level2FutureVersionCarriesTheRandomFlag) {
+  const auto parsed =
+      parse_traceparent("cc-12345678901234567890123456789012-1234567890123456-03-future");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_TRUE(parsed->sampled());
+  EXPECT_TRUE(parsed->random());
+}
+
+// The invalid values of the W3C test suite (test/test.py, TraceContextTest): each makes the
+// whole header ignored, so the trace restarts.
+TEST(ParseTraceparent, W3CTestSuiteInvalidValues) {
+  for (std::string_view value : {
+           "00-12345678901234567890123456789012-1234567890123456-01.",
+           "00-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like",
+           "cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like",
+           "ff-12345678901234567890123456789012-1234567890123456-01",
+           ".0-12345678901234567890123456789012-1234567890123456-01",
+           "0.-12345678901234567890123456789012-1234567890123456-01",
+           "000-12345678901234567890123456789012-1234567890123456-01",
+           "0000-12345678901234567890123456789012-1234567890123456-01",
+           "0-12345678901234567890123456789012-1234567890123456-01",
+           "00-00000000000000000000000000000000-1234567890123456-01",
+           "00-.2345678901234567890123456789012-1234567890123456-01",
+           "00-1234567890123456789012345678901.-1234567890123456-01",
+           "00-123456789012345678901234567890123-1234567890123456-01",
+           "00-1234567890123456789012345678901-1234567890123456-01",
+           "00-12345678901234567890123456789012-0000000000000000-01",
+           "00-12345678901234567890123456789012-.234567890123456-01",
+           "00-12345678901234567890123456789012-123456789012345.-01",
+           "00-12345678901234567890123456789012-12345678901234567-01",
+           "00-12345678901234567890123456789012-123456789012345-01",
+           "00-12345678901234567890123456789012-1234567890123456-.0",
+           "00-12345678901234567890123456789012-1234567890123456-0.",
+           "00-12345678901234567890123456789012-1234567890123456-001",
+           "00-12345678901234567890123456789012-1234567890123456-1",
+       }) {
+    EXPECT_FALSE(accepted(value)) << value;
+  }
+}
+
+// The valid values of the same suite, optional whitespace and future versions included.
+TEST(ParseTraceparent, W3CTestSuiteValidValues) {
+  for (std::string_view value : {
+           "00-12345678901234567890123456789012-1234567890123456-01",
+           "00-12345678901234567890123456789012-1234567890123456-00",
+           "00-12345678901234567890123456789012-1234567890123456-02",
+           "cc-12345678901234567890123456789012-1234567890123456-01",
+           "cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like",
+           " 00-12345678901234567890123456789012-1234567890123456-01",
+           "\t00-12345678901234567890123456789012-1234567890123456-01",
+           "00-12345678901234567890123456789012-1234567890123456-01 ",
+           "00-12345678901234567890123456789012-1234567890123456-01\t",
+           "\t 00-12345678901234567890123456789012-1234567890123456-01 \t",
+       }) {
+    const auto parsed = parse_traceparent(value);
+    ASSERT_TRUE(parsed.has_value()) << value;
+    EXPECT_EQ(hex(parsed->trace_id), "12345678901234567890123456789012") << value;
+    EXPECT_EQ(hex(parsed->parent_id), "1234567890123456") << value;
+  }
 }
 
 TEST(ParseTraceparent, RejectsUppercaseHexInAnyField) {
@@ -279,12 +367,39 @@ TEST(FormatTraceparent, WritesSpecExampleExactly55Characters) {
   EXPECT_EQ(std::string_view(buffer.data(), kTraceparentLength), kSpecNotSampled);
 }
 
-TEST(FormatTraceparent, EmitsOnlyTheSampledFlag) {
+// Level 2 "Other Flags": reserved bits MUST be sent as zero; sampled and random are kept.
+TEST(FormatTraceparent, Level2ZeroesReservedFlagBits) {
   const auto parsed = parse_traceparent(with_field(kSpecSampled, kFlagsAt, "ff"));
   ASSERT_TRUE(parsed.has_value());
   std::array<char, kTraceparentLength> buffer{};
-  format_traceparent(parsed->trace_id, parsed->parent_id, parsed->sampled(), buffer.data());
+  format_traceparent(parsed->trace_id, parsed->parent_id, parsed->flags, buffer.data());
+  EXPECT_EQ(std::string_view(buffer.data(), buffer.size()),
+            with_field(kSpecSampled, kFlagsAt, "03"));
+
+  for (const auto& [flags, written] : {std::pair<std::uint8_t, std::string_view>{0x00, "00"},
+                                       {0x01, "01"},
+                                       {0x02, "02"},
+                                       {0x03, "03"},
+                                       {0x04, "00"},
+                                       {0x09, "01"},
+                                       {0xfe, "02"},
+                                       {0x80, "00"}}) {
+    format_traceparent(parsed->trace_id, parsed->parent_id, flags, buffer.data());
+    EXPECT_EQ(std::string_view(buffer.data() + kFlagsAt, 2), written) << int{flags};
+  }
+}
+
+// Callers that only know the sampled decision pass a bool; it still means 00 / 01.
+TEST(FormatTraceparent, ABoolIsTheSampledFlagAlone) {
+  const auto parsed = parse_traceparent(kSpecSampled);
+  ASSERT_TRUE(parsed.has_value());
+  std::array<char, kTraceparentLength> buffer{};
+  const bool sampled = true;
+  format_traceparent(parsed->trace_id, parsed->parent_id, sampled, buffer.data());
   EXPECT_EQ(std::string_view(buffer.data(), buffer.size()), kSpecSampled);
+  const bool not_sampled = false;
+  format_traceparent(parsed->trace_id, parsed->parent_id, not_sampled, buffer.data());
+  EXPECT_EQ(std::string_view(buffer.data(), buffer.size()), kSpecNotSampled);
 }
 
 TEST(FormatTraceparent, AlwaysWritesVersion00EvenForFutureVersionParents) {
@@ -305,16 +420,18 @@ TEST(FormatTraceparent, RoundTripsThroughParse) {
   }
   for (std::size_t i = 0; i < span_id.size(); ++i) span_id[i] = static_cast<std::uint8_t>(i * 37);
 
-  for (bool sampled : {false, true}) {
+  for (std::uint8_t flags :
+       {std::uint8_t{0x00}, std::uint8_t{0x01}, std::uint8_t{0x02}, std::uint8_t{0x03}}) {
     std::array<char, kTraceparentLength> buffer{};
-    format_traceparent(trace_id, span_id, sampled, buffer.data());
+    format_traceparent(trace_id, span_id, flags, buffer.data());
     const auto parsed = parse_traceparent(std::string_view(buffer.data(), buffer.size()));
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(parsed->version, 0x00);
     EXPECT_EQ(parsed->trace_id, trace_id);
     EXPECT_EQ(parsed->parent_id, span_id);
-    EXPECT_EQ(parsed->sampled(), sampled);
-    EXPECT_EQ(parsed->flags, sampled ? 0x01 : 0x00);
+    EXPECT_EQ(parsed->flags, flags);
+    EXPECT_EQ(parsed->sampled(), (flags & kFlagSampled) != 0);
+    EXPECT_EQ(parsed->random(), (flags & kFlagRandom) != 0);
   }
 }
 
