@@ -57,7 +57,8 @@ bool is_valid_tracestate_value(std::string_view value) noexcept {
 
 TraceStateResult normalize_tracestate(std::string_view combined, char* out) noexcept {
   std::array<Member, kMaxTraceStateMembers> members;
-  std::size_t count = 0;
+  std::size_t count = 0;     // distinct keys, kept in `members`
+  std::size_t received = 0;  // non-empty list-members, duplicates included
 
   std::size_t pos = 0;
   while (true) {
@@ -75,13 +76,15 @@ TraceStateResult normalize_tracestate(std::string_view combined, char* out) noex
       if (!is_valid_tracestate_key(key) || !is_valid_tracestate_value(value)) {
         return {TraceStateStatus::invalid, 0};
       }
-      if (count == kMaxTraceStateMembers) return {TraceStateStatus::invalid, 0};
-      for (std::size_t i = 0; i < count; ++i) {
-        if (members[i].text.substr(0, members[i].key_length) == key) {
-          return {TraceStateStatus::invalid, 0};
-        }
+      if (++received > kMaxTraceStateMembers) return {TraceStateStatus::invalid, 0};
+      // A repeated key is an upstream participant's mistake, not a reason to lose the list:
+      // Level 2 lets us discard duplicates we did not generate. The leftmost entry is the most
+      // recent position of that vendor, so it is the one kept.
+      bool duplicate = false;
+      for (std::size_t i = 0; i < count && !duplicate; ++i) {
+        duplicate = members[i].text.substr(0, members[i].key_length) == key;
       }
-      members[count++] = Member{member, key.size(), true};
+      if (!duplicate) members[count++] = Member{member, key.size(), true};
     }
 
     if (comma == std::string_view::npos) break;
@@ -94,13 +97,16 @@ TraceStateResult normalize_tracestate(std::string_view combined, char* out) noex
   std::size_t total = count - 1;
   for (std::size_t i = 0; i < count; ++i) total += members[i].text.size();
 
+  // Level 2 "tracestate Limits": whole entries go, those over 128 characters first, then from
+  // the end of the list. Both passes walk from the right, so the oldest entries go before the
+  // newest (leftmost) ones, and each stops as soon as the list fits.
   std::size_t kept = count;
   auto drop = [&](Member& m) {
     m.keep = false;
     total -= m.text.size() + (kept > 1 ? 1 : 0);
     --kept;
   };
-  for (std::size_t i = 0; i < count && total > kMaxTraceStateLength; ++i) {
+  for (std::size_t i = count; i-- > 0 && total > kMaxTraceStateLength;) {
     if (members[i].text.size() > kLongTraceStateMember) drop(members[i]);
   }
   for (std::size_t i = count; i-- > 0 && total > kMaxTraceStateLength;) {

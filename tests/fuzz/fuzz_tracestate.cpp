@@ -2,13 +2,14 @@
 //
 // Invariants checked on every input:
 //   * whether the list is rejected agrees with an independent reading of the grammar
-//     (key/value rules, unique keys, at most 32 members);
+//     (key/value rules, at most 32 non-empty members); a repeated key does not reject the
+//     list, only the leftmost member with that key is kept (Trace Context Level 2);
 //   * an ok result is non-empty, at most 512 characters and at most the input size, and is
 //     written inside an output buffer of exactly the input size (ASan checks the bound);
 //   * every member of the output satisfies the key/value validators, has no surrounding
 //     whitespace, and keys are unique; the output members are input members, in input order;
 //   * nothing is dropped when the normalized list fits in 512 characters, and otherwise no more
-//     than needed: members over 128 characters first, then from the right;
+//     than needed: members over 128 characters first, then the others, each from the right;
 //   * normalizing the output again gives the identical string.
 #include <cstddef>
 #include <cstdint>
@@ -81,8 +82,9 @@ struct RefMember {
   std::string_view key;
 };
 
-// The trimmed non-empty members, or false when the list must be rejected.
+// The trimmed non-empty members, first of each key, or false when the list must be rejected.
 bool reference_members(std::string_view list, std::vector<RefMember>& out) {
+  std::size_t received = 0;
   for (std::string_view part : split_commas(list)) {
     const std::string_view m = trim(part);
     if (m.empty()) continue;
@@ -90,17 +92,16 @@ bool reference_members(std::string_view list, std::vector<RefMember>& out) {
     if (eq == std::string_view::npos) return false;
     const std::string_view key = m.substr(0, eq);
     if (!ref_key(key) || !ref_value(m.substr(eq + 1))) return false;
-    for (const auto& seen : out) {
-      if (seen.key == key) return false;
-    }
-    out.push_back({m, key});
-    if (out.size() > 32) return false;
+    if (++received > 32) return false;
+    bool seen_key = false;
+    for (const auto& seen : out) seen_key = seen_key || seen.key == key;
+    if (!seen_key) out.push_back({m, key});
   }
   return true;
 }
 
 // Truncation removes no more than it must: members over 128 characters go before any other,
-// the others only from the right, and the member removed last did not fit.
+// each kind from the right, and the member removed last did not fit.
 void check_minimal_truncation(const std::vector<RefMember>& members, std::string_view output) {
   constexpr std::size_t kLong = captain::trace::kLongTraceStateMember;
   const std::vector<std::string_view> kept =
@@ -121,34 +122,30 @@ void check_minimal_truncation(const std::vector<RefMember>& members, std::string
     return grown <= captain::trace::kMaxTraceStateLength;
   };
 
+  // Per kind (long, short): once one is dropped, every one of that kind to its right is too.
+  // The leftmost dropped one of a kind is the last of that kind to go.
   bool dropped_short = false;
   bool dropped_long = false;
-  bool some_long_dropped_member_did_not_fit = false;
   std::string_view leftmost_dropped_short;
-  bool short_kept_after_dropped_short = false;
+  std::string_view leftmost_dropped_long;
   bool long_kept = false;
   for (std::size_t i = 0; i < members.size(); ++i) {
     const std::string_view m = members[i].text;
     const bool is_long = m.size() > kLong;
+    bool& dropped = is_long ? dropped_long : dropped_short;
     if (is_kept[i]) {
+      check(!dropped);
       if (is_long) long_kept = true;
-      if (!is_long && dropped_short) short_kept_after_dropped_short = true;
       continue;
     }
-    if (is_long) {
-      dropped_long = true;
-      if (!fits_with(m)) some_long_dropped_member_did_not_fit = true;
-    } else {
-      if (!dropped_short) leftmost_dropped_short = m;
-      dropped_short = true;
-    }
+    if (!dropped) (is_long ? leftmost_dropped_long : leftmost_dropped_short) = m;
+    dropped = true;
   }
   if (dropped_short) {
     check(!long_kept);
-    check(!short_kept_after_dropped_short);
     check(!fits_with(leftmost_dropped_short));
   } else if (dropped_long) {
-    check(some_long_dropped_member_did_not_fit);
+    check(!fits_with(leftmost_dropped_long));
   }
 }
 

@@ -222,11 +222,30 @@ TEST(NormalizeTracestate, RejectsListsWithAnInvalidValueOrMissingEquals) {
 
 // --- uniqueness and member count -----------------------------------------------------------
 
-TEST(NormalizeTracestate, RejectsDuplicateKeys) {
-  EXPECT_EQ(normalize("a=1,a=2"), kInvalid);
-  EXPECT_EQ(normalize("a=1,a=1"), kInvalid);
-  EXPECT_EQ(normalize("a=1,b=2, a=3"), kInvalid);
-  EXPECT_EQ(normalize("foo=1,bar=2,foo=3"), kInvalid);
+// Level 2 "Mutating the tracestate Field": vendors MAY discard duplicate keys they did not
+// generate; the W3C test suite (test_tracestate_duplicated_keys) expects the list to survive
+// with one of them. The leftmost one is the most recent position, so it is kept.
+TEST(NormalizeTracestate, Level2KeepsTheLeftmostOfDuplicateKeys) {
+  EXPECT_EQ(normalize("a=1,a=2"), ok("a=1"));
+  EXPECT_EQ(normalize("a=1,a=1"), ok("a=1"));
+  EXPECT_EQ(normalize("a=1,b=2, a=3"), ok("a=1,b=2"));
+  EXPECT_EQ(normalize("foo=1,bar=2,foo=3"), ok("foo=1,bar=2"));
+  EXPECT_EQ(normalize("b=0,a=1,c=2,a=3,c=4,d=5"), ok("b=0,a=1,c=2,d=5"));
+  // Two header fields, combined.
+  EXPECT_EQ(normalize("foo=1,foo=2"), ok("foo=1"));
+}
+
+TEST(NormalizeTracestate, ADuplicateKeyStillHasToBeValid) {
+  EXPECT_EQ(normalize("a=1,a="), kInvalid);
+  EXPECT_EQ(normalize("a=1,a=x,y"), kInvalid);
+}
+
+TEST(NormalizeTracestate, DuplicatesCountTowardsThe32MemberLimit) {
+  std::vector<std::string> members = numbered_members(31);
+  members.push_back("bar01=again");
+  EXPECT_EQ(normalize(join(members)), ok(join(numbered_members(31))));
+  members.push_back("bar02=again");
+  EXPECT_EQ(normalize(join(members)), kInvalid);
 }
 
 TEST(NormalizeTracestate, KeysThatArePrefixesOfEachOtherAreDistinct) {
@@ -301,7 +320,9 @@ TEST(NormalizeTracestate, Over512RemovesMembersLongerThan128First) {
   EXPECT_EQ(normalize(list2), ok(join({member("y", 128), member("z", 128), member("w", 128)})));
 }
 
-TEST(NormalizeTracestate, RemovesOnlyAsManyLongMembersAsNeeded) {
+// Level 2 "tracestate Limits": long entries go first, and like the others from the end of the
+// list: the rightmost (oldest) long entry goes before a newer one to its left.
+TEST(NormalizeTracestate, Level2RemovesOnlyAsManyLongMembersAsNeededFromTheRight) {
   const std::string long1 = member("l1", 200);
   const std::string long2 = member("l2", 200);
   const std::string s1 = member("s1", 50);
@@ -314,10 +335,24 @@ TEST(NormalizeTracestate, RemovesOnlyAsManyLongMembersAsNeeded) {
   const std::string s3 = member("s3", 50);
   const std::string list2 = join({s1, long1, s2, long2, s3});
   ASSERT_EQ(list2.size(), 554u);
-  const Normalized result = normalize(list2);
-  // One long member goes; the short ones all stay.
-  EXPECT_TRUE(result == ok(join({s1, s2, long2, s3})) || result == ok(join({s1, long1, s2, s3})))
-      << ::testing::PrintToString(result);
+  // One long member goes, the rightmost; the short ones all stay.
+  EXPECT_EQ(normalize(list2), ok(join({s1, long1, s2, s3})));
+}
+
+TEST(NormalizeTracestate, Level2NewestLeftmostMemberSurvivesTruncation) {
+  // A vendor adds its entry on the left; truncation must not cost it that entry.
+  std::vector<std::string> members;
+  for (char k = 'a'; k <= 'f'; ++k) members.push_back(member(std::string(1, k), 100));
+  const std::string list = join(members);
+  ASSERT_EQ(list.size(), 605u);
+  EXPECT_EQ(normalize(list),
+            ok(join({members[0], members[1], members[2], members[3], members[4]})));
+
+  const std::string newest_long = member("newest", 129);
+  const std::string oldest_long = member("oldest", 129);
+  const std::string list2 = join({newest_long, members[0], members[1], oldest_long, members[2]});
+  ASSERT_EQ(list2.size(), 562u);
+  EXPECT_EQ(normalize(list2), ok(join({newest_long, members[0], members[1], members[2]})));
 }
 
 TEST(NormalizeTracestate, RemovesFromTheRightAfterLongMembersAreGone) {
@@ -347,6 +382,71 @@ TEST(NormalizeTracestate, TruncationCountsNormalizedLengthNotInputLength) {
       "  " + members[0] + " ,, " + members[1] + "\t,\t" + members[2] + " , " + members[3] + "   ";
   ASSERT_GT(padded.size(), 512u);
   EXPECT_EQ(normalize(padded), ok(join(members)));
+}
+
+// --- the W3C test suite's tracestate cases (test/test.py, TraceContextTest) -----------------
+// Each input is the combined value of the header fields the suite sends.
+
+TEST(NormalizeTracestate, W3CTestSuiteEmptyHeaders) {
+  EXPECT_EQ(normalize(""), kEmpty);
+  EXPECT_EQ(normalize("foo=1,"), ok("foo=1"));  // fields "foo=1" and ""
+  EXPECT_EQ(normalize(",foo=1"), ok("foo=1"));  // fields "" and "foo=1"
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteMultipleHeadersKeepFieldOrder) {
+  EXPECT_EQ(normalize("foo=1,bar=2,rojo=1,congo=2,baz=3"), ok("foo=1,bar=2,rojo=1,congo=2,baz=3"));
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteAllAllowedCharacters) {
+  std::string value;
+  for (char c = 0x20; c <= 0x7e; ++c) {
+    if (c != ',' && c != '=') value += c;
+  }
+  const std::string key = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+  EXPECT_EQ(normalize(key + "=" + value), ok(key + "=" + value));
+  const std::string vendor_key = key + "@a-z0-9_-*/";
+  EXPECT_EQ(normalize(vendor_key + "=" + value), ok(vendor_key + "=" + value));
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteOptionalWhitespace) {
+  EXPECT_EQ(normalize("foo=1 \t , \t bar=2, \t baz=3"), ok("foo=1,bar=2,baz=3"));
+  EXPECT_EQ(normalize("foo=1\t \t,\t \tbar=2,\t \tbaz=3"), ok("foo=1,bar=2,baz=3"));
+  for (std::string_view padded : {" foo=1", "\tfoo=1", "foo=1 ", "foo=1\t", "\t foo=1 \t"}) {
+    EXPECT_EQ(normalize(padded), ok("foo=1")) << padded;
+  }
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteIllegalKeysDropTheHeader) {
+  for (std::string_view list : {"foo =1", "FOO=1", "foo.bar=1", "@foo=1,bar=2"}) {
+    EXPECT_EQ(normalize(list), kInvalid) << list;
+  }
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteAtSignsInsideKeys) {
+  for (std::string_view list : {"foo@=1,bar=2", "foo@@bar=1,bar=2", "foo@bar@baz=1,bar=2"}) {
+    EXPECT_EQ(normalize(list), ok(std::string(list))) << list;
+  }
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteKeyLengthLimit) {
+  for (const std::string& key :
+       {std::string(256, 'z'), std::string(241, 't') + "@" + std::string(14, 'v'),
+        std::string(242, 't') + "@v", "t@" + std::string(15, 'v')}) {
+    EXPECT_EQ(normalize("foo=1," + key + "=1"), ok("foo=1," + key + "=1")) << key;
+  }
+  EXPECT_EQ(normalize("foo=1," + std::string(257, 'z') + "=1"), kInvalid);
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteMemberCountLimit) {
+  // The suite sends bar01=01 ... bar32=32 (or bar33=33) in four header fields.
+  const std::string combined32 = join(numbered_members(32));
+  EXPECT_EQ(normalize(combined32), ok(combined32));
+  EXPECT_EQ(normalize(join(numbered_members(33))), kInvalid);
+}
+
+TEST(NormalizeTracestate, W3CTestSuiteIllegalValuesDropTheHeader) {
+  EXPECT_EQ(normalize("foo=bar=baz"), kInvalid);
+  EXPECT_EQ(normalize("foo=,bar=3"), kInvalid);
 }
 
 TEST(NormalizeTracestate, OutputIsAFixedPoint) {
