@@ -1,4 +1,10 @@
-"""captain_trace, captain_trace_sample_rate, the trace variables, traceparent and tracestate."""
+"""captain_trace, captain_trace_sample_rate, the trace variables, traceparent and tracestate.
+
+W3C Trace Context Level 2 (https://www.w3.org/TR/trace-context-2/): the second half of this file
+re-expresses the cases of the W3C test suite (w3c/trace-context, test/test.py) as requests
+through nginx to the echo upstream, which plays the suite's "callback": what it received is what
+our participant propagated.
+"""
 
 import re
 
@@ -246,3 +252,272 @@ def test_trace_is_off_by_default(nginx):
     assert r.header("traceparent") is None
     assert echoed(r, "traceparent") == []
 
+
+# --- The W3C test suite's cases (test/test.py), through nginx ----------------------------------
+# SUITE_* are the suite's own ids. `propagated` sends the headers and returns what the upstream
+# got: exactly one traceparent (the suite's get_traceparent insists on one) and the tracestate
+# field values, after checking that the client's response carries the same traceparent.
+
+SUITE_TRACE_ID = "12345678901234567890123456789012"
+SUITE_PARENT_ID = "1234567890123456"
+SUITE_PARENT = f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-00"
+
+
+def propagated(server, headers):
+    r = request(server.port, "/", headers=headers)
+    assert r.status == 200
+    sent = echoed(r, "traceparent")
+    assert len(sent) == 1, f"expected one traceparent upstream, got {sent!r}"
+    assert r.header("traceparent") == sent[0]
+    _, trace_id, parent_id, flags = sent[0].split("-")
+    assert OURS.match(sent[0]), sent[0]
+    return trace_id, parent_id, int(flags, 16), echoed(r, "tracestate")
+
+
+def test_suite_both_traceparent_and_tracestate_missing(server):
+    _, _, flags, tracestate = propagated(server, [])
+    assert flags & 0x02  # Level 2: we start traces with random ids
+    assert tracestate == []
+
+
+def test_suite_traceparent_included_tracestate_missing(server):
+    trace_id, parent_id, _, tracestate = propagated(
+        server, [("traceparent", f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01")])
+    assert trace_id == SUITE_TRACE_ID
+    assert parent_id != SUITE_PARENT_ID
+    assert tracestate == []
+
+
+@pytest.mark.parametrize("name", ["TraceParent", "TrAcEpArEnT", "TRACEPARENT"])
+def test_suite_traceparent_header_name_valid_casing(server, name):
+    trace_id, _, _, _ = propagated(server, [(name, f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01")])
+    assert trace_id == SUITE_TRACE_ID
+
+
+@pytest.mark.parametrize("name", ["trace-parent", "trace.parent"])
+def test_suite_traceparent_header_name(server, name):
+    trace_id, _, _, _ = propagated(server, [(name, f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01")])
+    assert trace_id != SUITE_TRACE_ID
+
+
+def test_suite_traceparent_duplicated(server):
+    trace_id, _, _, _ = propagated(server, [
+        ("traceparent", "00-12345678901234567890123456789011-1234567890123456-01"),
+        ("traceparent", "00-12345678901234567890123456789012-1234567890123456-01")])
+    assert trace_id not in ("12345678901234567890123456789011", SUITE_TRACE_ID)
+
+
+SUITE_RESTARTED = {
+    "version_0x00_trailing_dot": f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01.",
+    "version_0x00_future_fields":
+        f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01-what-the-future-will-be-like",
+    "version_0xcc_flags_then_dot":
+        f"cc-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01.what-the-future-will-be-like",
+    "version_0xff": f"ff-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01",
+    "version_illegal_1": f".0-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01",
+    "version_illegal_2": f"0.-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01",
+    "version_too_long_3": f"000-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01",
+    "version_too_long_4": f"0000-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01",
+    "version_too_short": f"0-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01",
+    "trace_id_all_zero": f"00-{'0' * 32}-{SUITE_PARENT_ID}-01",
+    "trace_id_illegal_1": f"00-.2345678901234567890123456789012-{SUITE_PARENT_ID}-01",
+    "trace_id_illegal_2": f"00-1234567890123456789012345678901.-{SUITE_PARENT_ID}-01",
+    "trace_id_too_long": f"00-{SUITE_TRACE_ID}3-{SUITE_PARENT_ID}-01",
+    "trace_id_too_short": f"00-{SUITE_TRACE_ID[:-1]}-{SUITE_PARENT_ID}-01",
+    "parent_id_all_zero": f"00-{SUITE_TRACE_ID}-{'0' * 16}-01",
+    "parent_id_illegal_1": f"00-{SUITE_TRACE_ID}-.234567890123456-01",
+    "parent_id_illegal_2": f"00-{SUITE_TRACE_ID}-123456789012345.-01",
+    "parent_id_too_long": f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}7-01",
+    "parent_id_too_short": f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID[:-1]}-01",
+    "trace_flags_illegal_1": f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-.0",
+    "trace_flags_illegal_2": f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-0.",
+    "trace_flags_too_long": f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-001",
+    "trace_flags_too_short": f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-1",
+    "uppercase_hex": f"00-{SUITE_TRACE_ID[:-1]}A-{SUITE_PARENT_ID}-01",
+}
+
+
+@pytest.mark.parametrize("traceparent", SUITE_RESTARTED.values(), ids=SUITE_RESTARTED.keys())
+def test_suite_invalid_traceparent_restarts_and_drops_tracestate(server, traceparent):
+    trace_id, parent_id, flags, tracestate = propagated(
+        server, [("traceparent", traceparent), ("tracestate", "foo=1")])
+    assert trace_id != SUITE_TRACE_ID
+    assert trace_id != "0" * 32 and parent_id != "0" * 16
+    assert flags == int(NEW_ROOT_SAMPLED, 16)
+    # "If the vendor failed to parse traceparent, it MUST NOT attempt to parse tracestate."
+    assert tracestate == []
+
+
+@pytest.mark.parametrize("traceparent", [
+    f"cc-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01",
+    f"cc-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01-what-the-future-will-be-like",
+], ids=["exact-length", "future-fields"])
+def test_suite_traceparent_version_0xcc(server, traceparent):
+    trace_id, parent_id, flags, tracestate = propagated(
+        server, [("traceparent", traceparent), ("tracestate", "foo=1")])
+    assert trace_id == SUITE_TRACE_ID
+    assert parent_id != SUITE_PARENT_ID
+    assert flags == 0x01      # downgraded to version 00 (OURS checks "00-")
+    assert tracestate == ["foo=1"]
+
+
+@pytest.mark.parametrize("traceparent", [
+    f" {SUITE_PARENT}", f"\t{SUITE_PARENT}", f"{SUITE_PARENT} ", f"{SUITE_PARENT}\t",
+    f"\t {SUITE_PARENT} \t",
+], ids=["sp-before", "tab-before", "sp-after", "tab-after", "both"])
+def test_suite_traceparent_ows_handling(server, traceparent):
+    trace_id, _, _, _ = propagated(server, [("traceparent", traceparent)])
+    assert trace_id == SUITE_TRACE_ID
+
+
+def test_suite_tracestate_included_traceparent_missing(server):
+    for tracestate in ("foo=1", "foo=1,bar=2"):
+        trace_id, _, _, sent = propagated(server, [("tracestate", tracestate)])
+        assert sent == []  # a tracestate without traceparent is discarded
+
+
+def test_suite_tracestate_included_traceparent_included(server):
+    trace_id, _, _, sent = propagated(
+        server, [("traceparent", SUITE_PARENT), ("tracestate", "foo=1,bar=2")])
+    assert trace_id == SUITE_TRACE_ID
+    assert sent == ["foo=1,bar=2"]
+
+
+@pytest.mark.parametrize("name", ["trace-state", "trace.state"])
+def test_suite_tracestate_header_name(server, name):
+    _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT), (name, "foo=1")])
+    assert sent == []
+
+
+@pytest.mark.parametrize("name", ["TraceState", "TrAcEsTaTe", "TRACESTATE"])
+def test_suite_tracestate_header_name_valid_casing(server, name):
+    _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT), (name, "foo=1")])
+    assert sent == ["foo=1"]
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ([""], []),                      # accepted, and not sent on empty
+    (["foo=1", ""], ["foo=1"]),
+    (["", "foo=1"], ["foo=1"]),
+], ids=["empty", "value-then-empty", "empty-then-value"])
+def test_suite_tracestate_empty_header(server, fields, expected):
+    trace_id, _, _, sent = propagated(
+        server, [("traceparent", SUITE_PARENT)] + [("tracestate", f) for f in fields])
+    assert trace_id == SUITE_TRACE_ID
+    assert sent == expected
+
+
+def test_suite_tracestate_multiple_headers_different_keys(server):
+    _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT),
+                                        ("tracestate", "foo=1,bar=2"),
+                                        ("tracestate", "rojo=1,congo=2"),
+                                        ("tracestate", "baz=3")])
+    assert sent == ["foo=1,bar=2,rojo=1,congo=2,baz=3"]
+
+
+@pytest.mark.parametrize("fields, expected", [
+    (["foo=1,foo=1"], "foo=1"),
+    (["foo=1,foo=2"], "foo=1"),
+    (["foo=1", "foo=1"], "foo=1"),
+    (["foo=1", "foo=2"], "foo=1"),
+], ids=["same-value", "other-value", "two-fields-same", "two-fields-other"])
+def test_suite_tracestate_duplicated_keys(server, fields, expected):
+    trace_id, _, _, sent = propagated(
+        server, [("traceparent", SUITE_PARENT)] + [("tracestate", f) for f in fields])
+    assert trace_id == SUITE_TRACE_ID
+    assert sent == [expected]
+
+
+def test_suite_tracestate_all_allowed_characters(server):
+    key = "abcdefghijklmnopqrstuvwxyz0123456789_-*/"
+    value = "".join(chr(c) for c in range(0x20, 0x7f) if chr(c) not in ",=")
+    for k in (key, key + "@a-z0-9_-*/"):
+        _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT),
+                                            ("tracestate", f"{k}={value}")])
+        assert sent == [f"{k}={value}"]
+
+
+@pytest.mark.parametrize("tracestate, expected", [
+    ("foo=1 \t , \t bar=2, \t baz=3", "foo=1,bar=2,baz=3"),
+    ("foo=1\t \t,\t \tbar=2,\t \tbaz=3", "foo=1,bar=2,baz=3"),
+    (" foo=1", "foo=1"),
+    ("\tfoo=1", "foo=1"),
+    ("foo=1 ", "foo=1"),
+    ("foo=1\t", "foo=1"),
+    ("\t foo=1 \t", "foo=1"),
+])
+def test_suite_tracestate_ows_handling(server, tracestate, expected):
+    trace_id, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT),
+                                               ("tracestate", tracestate)])
+    assert trace_id == SUITE_TRACE_ID
+    assert sent == [expected]
+
+
+@pytest.mark.parametrize("tracestate", [
+    "foo =1", "FOO=1", "foo.bar=1",          # test_tracestate_key_illegal_characters
+    "@foo=1,bar=2",                          # test_tracestate_key_illegal_vendor_format
+    "foo=bar=baz", "foo=,bar=3",             # test_tracestate_value_illegal_characters
+])
+def test_suite_invalid_tracestate_is_discarded(server, tracestate):
+    trace_id, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT),
+                                               ("tracestate", tracestate)])
+    assert trace_id == SUITE_TRACE_ID
+    assert sent == []
+
+
+@pytest.mark.parametrize("tracestate", ["foo@=1,bar=2", "foo@@bar=1,bar=2", "foo@bar@baz=1,bar=2"])
+def test_suite_tracestate_key_vendor_format(server, tracestate):
+    _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT), ("tracestate", tracestate)])
+    assert sent == [tracestate]
+
+
+def suite_members(first, last):
+    return ",".join(f"bar{i:02d}={i:02d}" for i in range(first, last + 1))
+
+
+def test_suite_tracestate_member_count_limit(server):
+    fields = [suite_members(1, 10), suite_members(11, 20), suite_members(21, 30)]
+    _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT)] +
+                               [("tracestate", f) for f in fields + [suite_members(31, 32)]])
+    assert sent == [suite_members(1, 32)]
+    _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT)] +
+                               [("tracestate", f) for f in fields + [suite_members(31, 33)]])
+    assert sent == []
+
+
+@pytest.mark.parametrize("key, kept", [
+    ("z" * 256, True),
+    ("z" * 257, False),
+    ("t" * 241 + "@" + "v" * 14, True),
+    ("t" * 242 + "@v", True),
+    ("t@" + "v" * 15, True),
+], ids=["256", "257", "tenant-241-vendor-14", "tenant-242-vendor-1", "tenant-1-vendor-15"])
+def test_suite_tracestate_key_length_limit(server, key, kept):
+    _, _, _, sent = propagated(server, [("traceparent", SUITE_PARENT), ("tracestate", "foo=1"),
+                                        ("tracestate", f"{key}=1")])
+    assert sent == ([f"foo=1,{key}=1"] if kept else [])
+
+
+def test_suite_multiple_requests_with_valid_traceparent(server):
+    # AdvancedTest: one trace id, a new parent id for every outgoing request.
+    seen = [propagated(server, [("traceparent", f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-01")])
+            for _ in range(3)]
+    assert {trace_id for trace_id, _, _, _ in seen} == {SUITE_TRACE_ID}
+    assert len({parent_id for _, parent_id, _, _ in seen}) == 3
+
+
+def test_suite_multiple_requests_with_illegal_traceparent(server):
+    seen = [propagated(server, [("traceparent", f"00-{'0' * 32}-{SUITE_PARENT_ID}-01")])
+            for _ in range(3)]
+    assert "0" * 32 not in {trace_id for trace_id, _, _, _ in seen}
+    assert len({parent_id for _, parent_id, _, _ in seen}) == 3
+
+
+def test_suite_level2_propagates_random_flag(server):
+    # TraceContext2Test.test_propagates_random_flag
+    trace_id, parent_id, flags, _ = propagated(
+        server, [("traceparent", f"00-{SUITE_TRACE_ID}-{SUITE_PARENT_ID}-02")])
+    assert trace_id == SUITE_TRACE_ID
+    assert parent_id != SUITE_PARENT_ID
+    assert flags & 0x02
+    assert flags == 0x02  # not sampled: the caller's decision is kept
