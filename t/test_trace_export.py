@@ -85,7 +85,7 @@ def test_a_sampled_request_becomes_a_server_span(nginx, receiver):
     assert 0 <= a["captain.upstream.duration"] < 5
     assert a["captain.request_id"] == r.header("X-Request-ID")
     assert span["status"].get("code", 0) == 0
-    assert span["flags"] & 0xff == 0x01
+    assert span["flags"] & 0xff == 0x01  # the caller's flags: sampled, not random
     assert span["flags"] & 0x300 == 0x300  # the parent is remote
     assert span["resource"]["service.name"] == "captain-nginx"
     assert span["resource"]["host.name"]
@@ -103,6 +103,7 @@ def test_new_roots_span_and_service_name(nginx, receiver):
     assert span["spanId"] == span_id
     assert span["parentSpanId"] == ""
     assert span["name"] == "GET /"  # no metrics route: the location's name
+    assert span["flags"] & 0xff == 0x03  # a trace we started: sampled and random (Level 2)
     assert span["resource"]["service.name"] == "edge-eu"
 
 

@@ -147,7 +147,7 @@ ngx_int_t queue_span(ngx_http_request_t* r) noexcept {
   span.span_id = ctx->span.span_id;
   span.parent_span_id = ctx->span.parent_span_id;
   span.has_parent = ctx->span.has_parent;
-  span.trace_flags = trace::kFlagSampled;
+  span.trace_flags = ctx->span.trace_flags();
   span.start_unix_nano = unix_nano(r->start_sec, r->start_msec);
   const ngx_time_t* now = ngx_timeofday();
   span.end_unix_nano = unix_nano(now->sec, now->msec);
