@@ -4,11 +4,14 @@
 * Every PromQL expression of the dashboard (panel targets and template variable queries) parses:
   each becomes a recording rule for `promtool check rules`, with Grafana's variables replaced by
   concrete values first.
-* Every metric the dashboard reads is one the product really exports, with the labels and label
-  values the expression selects and groups by: the set comes from scraping real nginx (the built
-  module, with a metrics zone, a rate-limit zone and a cache zone after a few requests) and the
-  real controller (talking to a fake Docker Engine that answers every API call with 503, so its
-  Docker request and circuit-breaker series exist).
+* Every metric the dashboard and the alert rules read is one the product really exports, with
+  the labels and label values the expression selects and groups by: the set comes from scraping
+  real nginx (the built module, with a metrics zone, a rate-limit zone, a cache zone and span
+  export after a few requests) and the real controller (talking to a fake Docker Engine that
+  answers every API call with 503, so its Docker request and circuit-breaker series exist, and
+  managing an nginx that is not running, so its nginx series exist).
+* conf/alerts.yml passes promtool, and `promtool test rules` shows every alert firing when it
+  should and staying quiet when it should.
 * The dashboard's panel ids are unique and every panel and target uses the DS_PROMETHEUS
   data source variable.
 """
@@ -27,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, free_port, request
+from conftest import MODULE, REPO, free_port, request
+from controller_harness import base_env
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS_YML = REPO / "conf" / "prometheus.yml"
@@ -46,6 +50,8 @@ GRAFANA_VARIABLES = {
     "__range": "1h",
     "route": ".*",
 }
+# Labels Prometheus adds to every scraped series (the target's), which no exposition carries.
+TARGET_LABELS = {"instance", "job"}
 
 
 # ---- the dashboard's expressions ------------------------------------------------------------
@@ -217,6 +223,7 @@ def parse_exposition(text):
 
 NGINX_CONF = """
     captain_metrics_zone name=m size=4m buckets=0.005 0.05 0.5 5;
+    captain_trace_export endpoint=http://@COLLECTOR@ timeout=1s;
     captain_limit_zone name=api size=1m key=$binary_remote_addr rate=2r/h;
     captain_cache_zone name=c size=4m;
     server {
@@ -233,7 +240,9 @@ NGINX_CONF = """
 
 
 def nginx_exports(nginx):
-    srv = nginx(NGINX_CONF)
+    # Span export's counters exist once it is configured; nothing listens at the collector's
+    # address, and no span is sampled (captain_trace is off) anyway.
+    srv = nginx(NGINX_CONF.replace("@COLLECTOR@", f"127.0.0.1:{free_port()}"))
     assert [request(srv.port, "/api/x").status for _ in range(3)] == [200] * 3
     assert request(srv.port, "/api/status/503").status == 503
     assert request(srv.port, "/api/status/500", method="POST", body=b"{}").status == 500
@@ -298,10 +307,19 @@ def http_get(port, path):
         conn.close()
 
 
-def controller_exports(start_controller, docker_socket):
+def controller_exports(start_controller, docker_socket, directory):
+    """The controller's series. It manages an nginx (nginx_reload pid) whose configuration it
+    writes under `directory` and which is not running, so its nginx series exist too."""
     port = free_port()
+    env = base_env(CAPTAIN_NGINX_RELOAD="pid",
+                   CAPTAIN_NGINX_CONF_DIR=str(directory / "nginx-conf"),
+                   CAPTAIN_NGINX_PID_FILE=str(directory / "no-nginx.pid"),
+                   CAPTAIN_NGINX_MODULE=str(MODULE),
+                   CAPTAIN_NGINX_LOG_DIR=str(directory / "nginx-logs"),
+                   CAPTAIN_NGINX_TEMP_DIR=str(directory / "nginx-temp"),
+                   CAPTAIN_NGINX_LISTEN=f"127.0.0.1:{free_port()}")
     controller = start_controller("--listen", f"127.0.0.1:{port}",
-                                  "--docker-socket", str(docker_socket))
+                                  "--docker-socket", str(docker_socket), env=env)
     controller.wait_connectable(port)
     assert http_get(port, "/health/live")[0] == 200
     deadline = time.monotonic() + 15
@@ -328,7 +346,8 @@ def promtool(*args):
 def test_prometheus_config_passes_promtool():
     code, output = promtool("check", "config", PROMETHEUS_YML)
     assert code == 0, output
-    assert "alerts.yml" in output and "SUCCESS: 2 rules found" in output, output
+    assert "alerts.yml" in output and f"SUCCESS: {len(alert_names())} rules found" in output, \
+        output
     text = PROMETHEUS_YML.read_text()
     for job in ("captain-nginx", "captain-controller"):
         assert re.search(rf"^\s*- job_name: {job}$", text, re.M), job
@@ -357,19 +376,53 @@ def test_prometheus_config_with_the_bearer_token_enabled(tmp_path):
     assert code == 0, output + "\n" + config.read_text()
 
 
-def test_alert_rules_fire_when_they_should(tmp_path):
-    """promtool's rule unit tests: a certificate 10 days from expiry alerts after an hour; one
-    60 days away never does; failing orders alert, successful ones do not."""
-    code, output = promtool("check", "rules", ALERTS_YML)
-    assert code == 0 and "SUCCESS: 2 rules found" in output, output
-    day = 86400
-    tests = {"rule_files": [str(ALERTS_YML)], "evaluation_interval": "1m", "tests": [{
+# ---- the alerts -----------------------------------------------------------------------------
+
+def alert_names():
+    return re.findall(r"^\s*- alert: (\w+)$", ALERTS_YML.read_text(), re.M)
+
+
+def description(alert, **labels):
+    """The alert's description as Prometheus sends it: the folded (`>-`) text of conf/alerts.yml
+    with {{ $labels.NAME }} filled in, the only template the descriptions use."""
+    lines = ALERTS_YML.read_text().splitlines()
+    start = lines.index(f"      - alert: {alert}")
+    at = next(i for i in range(start, len(lines)) if lines[i].strip() == "description: >-")
+    indent = len(lines[at]) - len(lines[at].lstrip())
+    text = []
+    for line in lines[at + 1:]:
+        if not line.strip() or len(line) - len(line.lstrip()) <= indent:
+            break
+        text.append(line.strip())
+    folded = " ".join(text)
+
+    def fill(match):
+        assert match["name"] in labels, f"{alert}: no value for $labels.{match['name']}"
+        return labels[match["name"]]
+    filled = re.sub(r"\{\{ \$labels\.(?P<name>\w+) \}\}", fill, folded)
+    assert "{{" not in filled, f"{alert}: a template description() does not fill: {filled}"
+    return filled
+
+
+def counter(per_minute, minutes=90, start=0):
+    """promtool series values: a counter rising by per_minute each minute."""
+    return f"{start}+{per_minute}x{minutes}"
+
+
+DAY = 86400
+# One promtool test group per file section. Each alert has a case where it fires (labels and
+# annotations checked) and one where it must not (too early for its `for:`, or series that
+# stay below a threshold); test_every_alert_is_tested checks that.
+ALERT_TESTS = {
+    # A certificate 10 days from expiry alerts after an hour; one 60 days away never does;
+    # failing orders alert, successful ones do not.
+    "tls": {
         "interval": "1m",
         "input_series": [
             {"series": 'captain_tls_certificate_expiry_timestamp_seconds{domain="soon.example.com"}',
-             "values": f"{10 * day}x90"},
+             "values": f"{10 * DAY}x90"},
             {"series": 'captain_tls_certificate_expiry_timestamp_seconds{domain="fine.example.com"}',
-             "values": f"{60 * day}x90"},
+             "values": f"{60 * DAY}x90"},
             {"series": 'captain_acme_orders_total{instance="c",outcome="refused"}',
              "values": "0+0.1x90"},
             {"series": 'captain_acme_orders_total{instance="c",outcome="success"}',
@@ -387,6 +440,8 @@ def test_alert_rules_fire_when_they_should(tmp_path):
                         "resolves to this server, port 80 is not reachable from the CA, or the "
                         "CA is rate-limiting. Once it expires, soon.example.com is served over "
                         "plain HTTP only.")}}]},
+            # One refusal in 10 minutes is not "keeps failing".
+            {"eval_time": "10m", "alertname": "CaptainCertificateOrdersFailing", "exp_alerts": []},
             {"eval_time": "60m", "alertname": "CaptainCertificateOrdersFailing", "exp_alerts": [{
                 "exp_labels": {"severity": "info", "instance": "c", "outcome": "refused"},
                 "exp_annotations": {
@@ -395,7 +450,191 @@ def test_alert_rules_fire_when_they_should(tmp_path):
                         "refused: the CA said no (failed challenge, rate limit); unreachable: "
                         "the CA could not be reached; failed: the ACME client itself. The "
                         "controller log has each message.")}}]},
-        ]}]}
+        ]},
+
+    # The module's series, as nginx exports them (status labels exact or a class).
+    "http": {
+        "interval": "1m",
+        "input_series": [
+            # shop: 1 request/s, of which 0.1/s fail with 502: 9 % errors.
+            {"series": 'captain_http_requests_total{server="shop.example.com",route="shop",'
+                       'method="GET",status="200"}', "values": counter(60)},
+            {"series": 'captain_http_requests_total{server="shop.example.com",route="shop",'
+                       'method="GET",status="502"}', "values": counter(6)},
+            # blog: 1.6 % errors ("5xx": a status without its own label value).
+            {"series": 'captain_http_requests_total{server="blog.example.com",route="blog",'
+                       'method="GET",status="200"}', "values": counter(60)},
+            {"series": 'captain_http_requests_total{server="blog.example.com",route="blog",'
+                       'method="POST",status="5xx"}', "values": counter(1)},
+            # quiet: every request fails, but there are 3 an hour.
+            {"series": 'captain_http_requests_total{server="quiet.example.com",route="quiet",'
+                       'method="GET",status="500"}', "values": counter(0.05)},
+
+            # slow: 60 requests/min, 90 % of them between 2.5 and 5 s: p95 4.861 s.
+            *({"series": 'captain_http_request_duration_seconds_bucket{server="shop.example.com",'
+                         f'route="slow",le="{le}"}}', "values": counter(n)}
+              for le, n in (("0.5", 0), ("1", 0), ("2.5", 6), ("5", 60), ("+Inf", 60))),
+            {"series": 'captain_http_request_duration_seconds_count{server="shop.example.com",'
+                       'route="slow"}', "values": counter(60)},
+            # fast: everything under 0.5 s.
+            *({"series": 'captain_http_request_duration_seconds_bucket{server="shop.example.com",'
+                         f'route="fast",le="{le}"}}', "values": counter(60)}
+              for le in ("0.5", "1", "2.5", "5", "+Inf")),
+            {"series": 'captain_http_request_duration_seconds_count{server="shop.example.com",'
+                       'route="fast"}', "values": counter(60)},
+            # rare: every request over 5 s, 3 an hour.
+            *({"series": 'captain_http_request_duration_seconds_bucket{server="shop.example.com",'
+                         f'route="rare",le="{le}"}}', "values": counter(n)}
+              for le, n in (("0.5", 0), ("1", 0), ("2.5", 0), ("5", 0), ("+Inf", 0.05))),
+            {"series": 'captain_http_request_duration_seconds_count{server="shop.example.com",'
+                       'route="rare"}', "values": counter(0.05)},
+
+            # apps: 10 % hits at 1 lookup/s; assets: 80 %; tiny: no hits at 0.1 lookup/s.
+            *({"series": f'captain_cache_requests_total{{zone="{zone}",status="{status}"}}',
+               "values": counter(n)}
+              for zone, status, n in (("apps", "hit", 6), ("apps", "miss", 54),
+                                      ("apps", "bypass", 600), ("assets", "hit", 48),
+                                      ("assets", "miss", 12), ("tiny", "hit", 0),
+                                      ("tiny", "miss", 6))),
+
+            # app_shop: 2 rejections/s, 17 % of its decisions; captain_api: 33 % but 0.5/s;
+            # app_big: 2/s but 2 % of its traffic.
+            *({"series": f'captain_ratelimit_requests_total{{zone="{zone}",decision="{d}"}}',
+               "values": counter(n)}
+              for zone, d, n in (("app_shop", "passed", 600), ("app_shop", "rejected", 120),
+                                 ("app_shop", "dry_run", 0), ("app_shop", "bypass", 0),
+                                 ("captain_api", "passed", 60),
+                                 ("captain_api", "rejected", 30),
+                                 ("app_big", "passed", 6000), ("app_big", "rejected", 120))),
+
+            # nginx-1 cannot reach its collector: 0.5 spans/s dropped; nginx-2 dropped a few in
+            # its first 5 minutes, then none.
+            {"series": 'captain_trace_spans_dropped_total{instance="nginx-1:80",'
+                       'reason="export_failed"}', "values": counter(30)},
+            {"series": 'captain_trace_spans_dropped_total{instance="nginx-1:80",'
+                       'reason="queue_full"}', "values": counter(0)},
+            {"series": 'captain_trace_spans_dropped_total{instance="nginx-2:80",'
+                       'reason="queue_full"}', "values": "0+10x5 50x85"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "8m", "alertname": "CaptainRouteErrorRatioHigh", "exp_alerts": []},
+            {"eval_time": "30m", "alertname": "CaptainRouteErrorRatioHigh", "exp_alerts": [{
+                "exp_labels": {"severity": "critical", "server": "shop.example.com",
+                               "route": "shop"},
+                "exp_annotations": {
+                    "summary": "9.091% of the requests to route shop (shop.example.com) fail "
+                               "with 5xx",
+                    "description": description("CaptainRouteErrorRatioHigh", route="shop")}}]},
+
+            {"eval_time": "12m", "alertname": "CaptainRouteLatencyHigh", "exp_alerts": []},
+            {"eval_time": "30m", "alertname": "CaptainRouteLatencyHigh", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "server": "shop.example.com",
+                               "route": "slow"},
+                "exp_annotations": {
+                    "summary": "Route slow (shop.example.com): 95 % of requests take up to "
+                               "4.861s",
+                    "description": description("CaptainRouteLatencyHigh")}}]},
+
+            {"eval_time": "25m", "alertname": "CaptainCacheHitRatioLow", "exp_alerts": []},
+            {"eval_time": "60m", "alertname": "CaptainCacheHitRatioLow", "exp_alerts": [{
+                "exp_labels": {"severity": "info", "zone": "apps"},
+                "exp_annotations": {
+                    "summary": "Cache zone apps answers only 10% of lookups",
+                    "description": description("CaptainCacheHitRatioLow", zone="apps")}}]},
+
+            {"eval_time": "8m", "alertname": "CaptainRateLimitRejectionsHigh", "exp_alerts": []},
+            {"eval_time": "30m", "alertname": "CaptainRateLimitRejectionsHigh", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "zone": "app_shop"},
+                "exp_annotations": {
+                    "summary": "Rate-limit zone app_shop rejects 16.67% of its requests",
+                    "description": description("CaptainRateLimitRejectionsHigh")}}]},
+
+            {"eval_time": "8m", "alertname": "CaptainTraceSpansDropped", "exp_alerts": []},
+            {"eval_time": "30m", "alertname": "CaptainTraceSpansDropped", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "instance": "nginx-1:80",
+                               "reason": "export_failed"},
+                "exp_annotations": {
+                    "summary": "nginx nginx-1:80 drops 0.5 spans/s (export_failed)",
+                    "description": description("CaptainTraceSpansDropped")}}]},
+        ]},
+
+    # The controller's series.
+    "controller": {
+        "interval": "1m",
+        "input_series": [
+            # services: Docker down; the breaker cycles open -> half_open (a failed trial)
+            # -> open. tasks: closed. containers: open for 2 minutes, then closed again.
+            *({"series": 'captain_docker_circuit_breaker_state{instance="controller:3000",'
+                         f'family="{family}",state="{state}"}}', "values": values}
+              for family, state, values in (
+                  ("services", "closed", "0x60"),
+                  ("services", "open", " ".join(["1 0"] * 30)),
+                  ("services", "half_open", " ".join(["0 1"] * 30)),
+                  ("tasks", "closed", "1x60"), ("tasks", "open", "0x60"),
+                  ("tasks", "half_open", "0x60"),
+                  ("containers", "closed", "0 0 1x58"), ("containers", "open", "1 1 0x58"),
+                  ("containers", "half_open", "0x60"))),
+
+            # c1: nginx -t keeps refusing the tree (a retry every 5 minutes), nothing applied.
+            # c2: refused 3 times, then a tree applied.
+            *({"series": 'captain_nginx_config_applies_total{instance="' + instance +
+                         f'",outcome="{outcome}"}}', "values": values}
+              for instance, outcome, values in (
+                  ("c1", "refused", counter(0.2, 60)), ("c1", "applied", "4x60"),
+                  ("c1", "unchanged", counter(20, 60)), ("c1", "failed", "0x60"),
+                  ("c2", "refused", "0 1 2 3x57"), ("c2", "applied", "4 4 4 4 5x56"),
+                  ("c2", "unchanged", counter(20, 60)), ("c2", "failed", "0x60"))),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "CaptainDockerCircuitBreakerOpen", "exp_alerts": []},
+            {"eval_time": "20m", "alertname": "CaptainDockerCircuitBreakerOpen", "exp_alerts": [{
+                "exp_labels": {"severity": "critical", "instance": "controller:3000",
+                               "family": "services"},
+                "exp_annotations": {
+                    "summary": "The controller's Docker circuit breaker for services has been "
+                               "open for 5 minutes",
+                    "description": description("CaptainDockerCircuitBreakerOpen",
+                                                family="services")}}]},
+
+            {"eval_time": "3m", "alertname": "CaptainNginxConfigRefused", "exp_alerts": []},
+            {"eval_time": "8m", "alertname": "CaptainNginxConfigRefused", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "instance": "c1"},
+                "exp_annotations": {
+                    "summary": "nginx has not taken the controller's configuration for 5 minutes",
+                    "description": description("CaptainNginxConfigRefused")}}]},
+            {"eval_time": "40m", "alertname": "CaptainNginxConfigRefused", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "instance": "c1"},
+                "exp_annotations": {
+                    "summary": "nginx has not taken the controller's configuration for 5 minutes",
+                    "description": description("CaptainNginxConfigRefused")}}]},
+        ]},
+}
+
+
+def test_alert_rules_pass_promtool_check():
+    code, output = promtool("check", "rules", ALERTS_YML)
+    assert code == 0 and f"SUCCESS: {len(alert_names())} rules found" in output, output
+
+
+def test_every_alert_is_tested():
+    """Each alert of conf/alerts.yml has a case in ALERT_TESTS where it fires and one where it
+    must not, and every case names an alert that exists."""
+    names = alert_names()
+    assert len(names) == len(set(names)) >= 9, names
+    cases = [case for group in ALERT_TESTS.values() for case in group["alert_rule_test"]]
+    assert {case["alertname"] for case in cases} <= set(names)
+    for name in names:
+        mine = [case for case in cases if case["alertname"] == name]
+        assert any(case["exp_alerts"] for case in mine), f"{name} is never tested firing"
+        assert any(not case["exp_alerts"] for case in mine), f"{name} is never tested quiet"
+
+
+@pytest.mark.parametrize("group", sorted(ALERT_TESTS))
+def test_alert_rules_fire_when_they_should(tmp_path, group):
+    """promtool's rule unit tests (ALERT_TESTS): made-up series, the alerts expected at each
+    evaluation time with their labels and annotations."""
+    tests = {"rule_files": [str(ALERTS_YML)], "evaluation_interval": "1m",
+             "tests": [ALERT_TESTS[group]]}
     path = tmp_path / "alerts_test.yml"
     path.write_text(json.dumps(tests, indent=2))  # JSON is YAML
     code, output = promtool("test", "rules", path)
@@ -444,22 +683,42 @@ def test_dashboard_expressions_parse(tmp_path):
     assert f"SUCCESS: {len(queries)} rules found" in output, output
 
 
-def test_dashboard_reads_only_what_the_product_exports(nginx, start_controller,
-                                                       fake_docker_socket):
-    exported = nginx_exports(nginx)
-    controller = controller_exports(start_controller, fake_docker_socket)
-    assert not exported.keys() & controller.keys(), "nginx and the controller share a name"
-    exported.update(controller)
+def alert_queries():
+    """[(where, expr, set())] for every alert rule of conf/alerts.yml (`expr: |` blocks or one
+    line)."""
+    lines = ALERTS_YML.read_text().splitlines()
+    queries, alert = [], None
+    for i, line in enumerate(lines):
+        if match := re.match(r"^\s*- alert: (\w+)$", line):
+            alert = match[1]
+        elif match := re.match(r"^(\s*)expr: (.*)$", line):
+            indent, expr = len(match[1]), match[2]
+            if expr == "|":
+                block = []
+                for more in lines[i + 1:]:
+                    if more.strip() and len(more) - len(more.lstrip()) <= indent:
+                        break
+                    block.append(more)
+                expr = "\n".join(block).strip()
+            queries.append((f"alert {alert}", expr, set()))
+    assert len(queries) == len(alert_names()), queries
+    return queries
 
+
+def unexported(queries, exported):
+    """(problems, metrics used): what the queries select that `exported` does not have."""
     problems = []
     used = set()
-    for where, expr, extra_grouping in dashboard_queries(load_dashboard()):
+    for where, expr, extra_grouping in queries:
         selectors, grouping = references(concrete(expr))
         grouping |= extra_grouping
         assert selectors, f"{where}: no metric in {expr}"
-        labels_seen = set()
+        labels_seen = set(TARGET_LABELS)
         if all(m.startswith(CERTIFICATE_METRICS) for m, _ in selectors):
-            continue  # checked against a controller with certificates, in t/test_tls.py
+            # Only a controller holding certificates has these: t/test_tls.py checks the
+            # dashboard's queries of them, which read the same series and labels as the two
+            # certificate alerts.
+            continue
         for metric, matchers in selectors:
             used.add(metric)
             if metric not in exported:
@@ -479,7 +738,19 @@ def test_dashboard_reads_only_what_the_product_exports(nginx, start_controller,
                                     f"(values: {sorted(values)})")
         for label in grouping - labels_seen:
             problems.append(f"{where}: groups by {label}, which none of its metrics has")
-    assert not problems, "\n".join(problems)
+    return problems, used
+
+
+def test_dashboard_and_alerts_read_only_what_the_product_exports(nginx, start_controller,
+                                                                 fake_docker_socket, tmp_path):
+    exported = nginx_exports(nginx)
+    controller = controller_exports(start_controller, fake_docker_socket, tmp_path)
+    assert not exported.keys() & controller.keys(), "nginx and the controller share a name"
+    exported.update(controller)
+
+    problems, used = unexported(dashboard_queries(load_dashboard()), exported)
+    alert_problems, used_by_alerts = unexported(alert_queries(), exported)
+    assert not problems + alert_problems, "\n".join(problems + alert_problems)
 
     # The panels the dashboard promises, each backed by the series it needs.
     for metric in ("captain_http_requests_total", "captain_http_request_duration_seconds_bucket",
@@ -488,3 +759,9 @@ def test_dashboard_reads_only_what_the_product_exports(nginx, start_controller,
                    "captain_http_connections", "captain_docker_circuit_breaker_state",
                    "captain_docker_requests_total"):
         assert metric in used, f"the dashboard does not use {metric}"
+    # And the alerts (the certificate ones are checked in t/test_tls.py).
+    for metric in ("captain_http_requests_total", "captain_http_request_duration_seconds_bucket",
+                   "captain_cache_requests_total", "captain_ratelimit_requests_total",
+                   "captain_docker_circuit_breaker_state", "captain_nginx_config_applies_total",
+                   "captain_trace_spans_dropped_total"):
+        assert metric in used_by_alerts, f"no alert uses {metric}"
