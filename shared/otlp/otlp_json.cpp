@@ -129,8 +129,8 @@ void append_decimal(std::string& out, std::uint64_t value) {
   out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
+void JsonCursor::string(std::string_view s) noexcept {
+  *p_++ = '"';
   std::size_t i = 0;
   while (i < s.size()) {
     // The common case, printable ASCII, is copied in runs.
@@ -141,7 +141,8 @@ void append_json_string(std::string& out, std::string_view s) {
       ++run;
     }
     if (run != i) {
-      out.append(s.substr(i, run - i));
+      std::memcpy(p_, s.data() + i, run - i);
+      p_ += run - i;
       i = run;
       if (i == s.size()) break;
     }
@@ -149,32 +150,40 @@ void append_json_string(std::string& out, std::string_view s) {
     if (c >= 0x80) {
       const std::size_t n = utf8_sequence_length(s, i);
       if (n == 0) {
-        out += "\xef\xbf\xbd";  // U+FFFD
+        std::memcpy(p_, "\xef\xbf\xbd", 3);  // U+FFFD
+        p_ += 3;
         ++i;
       } else {
-        out.append(s.substr(i, n));
+        std::memcpy(p_, s.data() + i, n);
+        p_ += n;
         i += n;
       }
       continue;
     }
+    *p_++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+      case '"': *p_++ = '"'; break;
+      case '\\': *p_++ = '\\'; break;
+      case '\n': *p_++ = 'n'; break;
+      case '\r': *p_++ = 'r'; break;
+      case '\t': *p_++ = 't'; break;
+      default:  // other control characters and DEL
+        std::memcpy(p_, "u00", 3);
+        p_[3] = kLowerHexDigits[c >> 4];
+        p_[4] = kLowerHexDigits[c & 0x0f];
+        p_ += 5;
     }
     ++i;
   }
-  out += '"';
+  *p_++ = '"';
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  const std::size_t old = out.size();
+  out.resize(old + JsonCursor::string_bound(s.size()));
+  JsonCursor w(out.data() + old);
+  w.string(s);
+  out.resize(static_cast<std::size_t>(w.end() - out.data()));
 }
 
 std::string traces_json_prefix(const Resource& resource, const Scope& scope) {

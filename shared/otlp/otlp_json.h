@@ -9,6 +9,8 @@
 // strings, enums are integers, field names are lowerCamelCase.
 #pragma once
 
+#include <charconv>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +39,38 @@ void append_hex_id(std::string& out, const std::array<std::uint8_t, N>& id);
 // Appends s as a JSON string literal. Bytes that are not valid UTF-8 become U+FFFD, so a
 // client's odd path or user agent never makes the whole batch unreadable.
 void append_json_string(std::string& out, std::string_view s);
+
+// Writes JSON into memory reserved beforehand (the caller grows its string by an upper bound
+// of what it writes, then trims): the export thread's per-span encoder then makes no
+// capacity check and no call per piece.
+class JsonCursor {
+ public:
+  explicit JsonCursor(char* p) noexcept : p_(p) {}
+
+  // Most a quoted string of n input bytes can take (\u00XX for each byte, plus the quotes).
+  static constexpr std::size_t string_bound(std::size_t n) noexcept { return 6 * n + 2; }
+
+  void raw(std::string_view s) noexcept {
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+  }
+  void ch(char c) noexcept { *p_++ = c; }
+  void decimal(std::uint64_t value) noexcept { p_ = std::to_chars(p_, p_ + 20, value).ptr; }
+  template <std::size_t N>
+  void hex_id(const std::array<std::uint8_t, N>& id) noexcept {
+    *p_++ = '"';
+    hex_encode(id.data(), N, p_);
+    p_ += 2 * N;
+    *p_++ = '"';
+  }
+  // s quoted and escaped; bytes that are not valid UTF-8 become U+FFFD.
+  void string(std::string_view s) noexcept;
+
+  char* end() const noexcept { return p_; }
+
+ private:
+  char* p_;
+};
 
 template <std::size_t N>
 void append_hex_id(std::string& out, const std::array<std::uint8_t, N>& id) {

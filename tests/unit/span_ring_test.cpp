@@ -104,6 +104,22 @@ TEST(SpanRing, AFullRingRefusesInsteadOfWaiting) {
   EXPECT_EQ(ring.pending(), 2u);
 }
 
+TEST(SpanRing, LongSpansFillTheBytesBeforeTheCount) {
+  SpanRing ring(100);
+  ServerSpan s = request_span(200);
+  const std::string long_path(600, 'p');
+  const std::string long_agent(300, 'a');
+  s.text[static_cast<std::size_t>(Field::path)] = long_path;
+  s.text[static_cast<std::size_t>(Field::user_agent)] = long_agent;
+  std::size_t accepted = 0;
+  while (ring.push(s)) ++accepted;
+  EXPECT_LT(accepted, 100u);
+  EXPECT_GE(accepted * (sizeof(SpanRecord) + 512 + 300), ring.buffer_bytes() / 2);
+  // Draining one makes room for one again.
+  EXPECT_EQ(take(ring, 1).size(), 1u);
+  EXPECT_TRUE(ring.push(s));
+}
+
 TEST(SpanRing, LongFieldsAreCutAndAnOversizedTracestateLeftOut) {
   SpanRing ring(1);
   ServerSpan s = request_span(200);
@@ -149,9 +165,13 @@ TEST(SpanRing, ARootSpanAndNoRouteNoUpstream) {
 TEST(SpanRing, OneProducerOneConsumerLoseNothingAndKeepOrder) {
   SpanRing ring(64);
   constexpr int kSpans = 20000;
+  // Paths of varying length: records wrap around the buffer at every offset.
+  const std::string path(700, '/');
   std::thread producer([&] {
     for (int i = 0; i < kSpans;) {
-      if (ring.push(request_span(200 + (i % 100), static_cast<std::uint8_t>(i)))) ++i;
+      ServerSpan s = request_span(200 + (i % 100), static_cast<std::uint8_t>(i));
+      s.text[static_cast<std::size_t>(Field::path)] = std::string_view(path).substr(0, i % 700);
+      if (ring.push(s)) ++i;
     }
   });
   std::vector<nlohmann::json> out;
@@ -165,6 +185,8 @@ TEST(SpanRing, OneProducerOneConsumerLoseNothingAndKeepOrder) {
     ASSERT_EQ(out[i]["traceId"].get<std::string>().substr(0, 2), hex);
     ASSERT_EQ(attributes(out[i])["http.response.status_code"]["intValue"],
               std::to_string(200 + (i % 100)));
+    ASSERT_EQ(attributes(out[i])["url.path"]["stringValue"].get<std::string>().size(),
+              std::min(i % 700, 512));
   }
   EXPECT_EQ(ring.pending(), 0u);
 }

@@ -1,10 +1,17 @@
 // The queue between one nginx worker's event loop and its span-export thread.
 //
-// Layout: `capacity` fixed-size SpanRecord slots allocated once when the worker starts, plus a
-// head (next slot the worker writes) and a tail (next slot the export thread reads), each on
-// its own cache line. One producer (the worker's event-loop thread, at the log phase) and one
-// consumer (the export thread): a push is a few stores and one release store, with no lock and
-// no allocation; when the ring is full the span is dropped and counted, the request never
+// Layout: one byte buffer allocated when the worker starts, holding variable-length records
+// back to back — a SpanRecord header, then its text fields — each padded to 8 bytes; a record
+// that would cross the end is written at the start instead, behind a wrap marker (a size of
+// 0). Two monotonic byte counters (head: written by the worker; tail: by the export thread)
+// and two span counters, each on its own cache line. Records are as long as their text (a few
+// hundred bytes for a typical request), so the memory the worker writes, and the export thread
+// reads back soon after, stays small and warm in the caches; fixed 2 KiB slots made every push
+// a string of cache misses.
+//
+// One producer (the worker's event-loop thread, at the log phase) and one consumer (the export
+// thread): a push is a few copies and one release store, with no lock and no allocation; when
+// the ring is full (in spans or in bytes) the span is dropped and counted, the request never
 // waits. The ring lives in the worker's private heap (not shared memory): when the worker dies
 // its queued spans die with it, which the status endpoint shows as spans queued but neither
 // exported nor dropped.
@@ -17,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "shared/otlp/batch_exporter.h"
 #include "shared/trace_context/traceparent.h"
@@ -53,7 +61,9 @@ inline constexpr std::uint16_t kFieldLimits[kFieldCount] = {
     128,  // request_id
     512,  // trace_state (the most the module propagates)
 };
-inline constexpr std::size_t kSlotTextBytes = 2048;
+// The byte buffer holds `capacity` spans of this size; longer ones use more of it (a queue of
+// long spans fills before `capacity`).
+inline constexpr std::size_t kBytesPerQueuedSpan = 512;
 
 // What the worker knows about a finished request, as views into its pool; copied into a slot.
 struct ServerSpan {
@@ -69,8 +79,10 @@ struct ServerSpan {
   std::array<std::string_view, kFieldCount> text{};
 };
 
-// One queued span: plain data, written by the worker, read by the export thread.
+// One queued span's fixed part: plain data, written by the worker, read by the export thread;
+// the text fields follow it in field order.
 struct SpanRecord {
+  std::uint32_t size;  // header + text, padded to 8; 0 marks a wrap to the buffer's start
   trace::TraceId trace_id;
   trace::SpanId span_id;
   trace::SpanId parent_span_id;
@@ -81,8 +93,11 @@ struct SpanRecord {
   std::uint64_t start_unix_nano;
   std::uint64_t end_unix_nano;
   std::int64_t upstream_usec;
-  char text[kSlotTextBytes];  // the fields back to back
+
+  const char* text() const noexcept { return reinterpret_cast<const char*>(this + 1); }
 };
+static_assert(sizeof(SpanRecord) % 8 == 0);
+static_assert(std::is_trivially_copyable_v<SpanRecord>);
 
 // Appends the record as an OTLP JSON span object: name, kind SERVER, HTTP semantic-convention
 // attributes, status ERROR on 5xx. Written straight from the slot, with no SpanData between.
@@ -90,6 +105,7 @@ void append_server_span_json(std::string& out, const SpanRecord& record);
 
 class SpanRing : public otlp::SpanSource {
  public:
+  // Room for `capacity` spans of kBytesPerQueuedSpan bytes.
   explicit SpanRing(std::size_t capacity);
 
   // Worker thread only. False when the ring is full (the span is dropped).
@@ -100,12 +116,20 @@ class SpanRing : public otlp::SpanSource {
   std::size_t pending() const noexcept override;
 
   std::size_t capacity() const noexcept { return capacity_; }
+  std::size_t buffer_bytes() const noexcept { return bytes_; }
 
  private:
+  char* at(std::uint64_t offset) noexcept {
+    return reinterpret_cast<char*>(buffer_.get()) + offset % bytes_;
+  }
+
   const std::size_t capacity_;
-  std::unique_ptr<SpanRecord[]> slots_;
-  alignas(64) std::atomic<std::uint64_t> head_{0};
-  alignas(64) std::atomic<std::uint64_t> tail_{0};
+  const std::size_t bytes_;
+  std::unique_ptr<std::uint64_t[]> buffer_;  // 8-byte aligned
+  std::uint64_t head_bytes_ = 0;             // worker only
+  alignas(64) std::atomic<std::uint64_t> pushed_{0};
+  alignas(64) std::atomic<std::uint64_t> tail_bytes_{0};
+  std::atomic<std::uint64_t> taken_{0};
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
