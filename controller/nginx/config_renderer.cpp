@@ -17,6 +17,33 @@ constexpr const char* kApiZone = "captain_api";
 constexpr const char* kLoginZone = "captain_login";
 constexpr const char* kDefaultCertificate = "_default";
 
+// The access log: one JSON object per line, fields in README "Access logs (JSON)". Strings go
+// through nginx's escape=json (quotes, backslashes and control bytes escaped; other bytes as the
+// client sent them). Every unquoted value is a number whatever the request: $msec,
+// $body_bytes_sent and $request_time always are; $status is zero-padded ("000" when no status
+// was sent, an upstream's "050" as it came), which JSON does not allow, hence
+// $captain_log_status. `path` is $request_uri without its query: what the client asked for,
+// never rewritten by an internal redirect, not decoded (a %00 stays three characters) and
+// without query strings, which carry secrets (CapRover's webhook `?token=`).
+constexpr const char* kAccessLog = R"log(    map $status $captain_log_status {
+        default $status;
+        "~^0+([0-9]+)$" $1;
+    }
+    map $request_uri $captain_log_path {
+        "~^([^?]*)" $1;
+    }
+    log_format captain_json escape=json
+        '{"time":"$time_iso8601","unix_time":$msec,'
+        '"request_id":"$captain_request_id","trace_id":"$captain_trace_id",'
+        '"span_id":"$captain_span_id","client":"$remote_addr",'
+        '"method":"$request_method","host":"$host","path":"$captain_log_path",'
+        '"protocol":"$server_protocol","status":$captain_log_status,'
+        '"bytes":$body_bytes_sent,"duration":$request_time,'
+        '"upstream_time":"$upstream_response_time","rate_limit":"$captain_limit_status",'
+        '"cache":"$captain_cache_status","user_agent":"$http_user_agent",'
+        '"referer":"$http_referer"}';
+)log";
+
 std::string upstream_host(const std::string& host) {
   if (host == "0.0.0.0") return "127.0.0.1";
   if (host == "::") return "[::1]";
@@ -271,11 +298,9 @@ std::string render_nginx_conf(const CheckedSettings& cs, const SiteModel& model)
       "    captain_response_time on;\n"
       "    captain_trace on;\n"
       "    captain_security_headers on;\n\n"
-      "    log_format captain '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent '\n"
-      "                       '$request_time host=$host rid=$captain_request_id '\n"
-      "                       'trace=$captain_trace_id span=$captain_span_id '\n"
-      "                       'limit=$captain_limit_status';\n";
-  conf += "    access_log " + s.paths.access_log + " captain;\n\n";
+      "    # Access log: one JSON object per line (README: Access logs (JSON)).\n";
+  conf += kAccessLog;
+  conf += "    access_log " + s.paths.access_log + " captain_json;\n\n";
   const std::size_t routes = model.apps.size() + 2;
   const std::size_t metrics_mib =
       std::max(kMinMetricsMiB, (routes * kMetricsKiBPerRoute + 1023) / 1024);
