@@ -1,6 +1,7 @@
 #include "controller/nginx/config_renderer.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 namespace captain::nginx {
@@ -108,6 +109,23 @@ std::string redirect_location(const CheckedSettings& cs) {
          "        }\n"
          "        return 301 " +
          target + ";\n    }\n";
+}
+
+// captain_trace_sample_rate and, with an endpoint, captain_trace_export: nginx's span of each
+// request goes where the controller's spans go, so one trace shows both.
+std::string trace_export_block(const TraceExport& t) {
+  char ratio[16];
+  std::snprintf(ratio, sizeof ratio, "%.6f", t.sample_ratio);
+  std::string text = ratio;
+  while (text.back() == '0') text.pop_back();  // "0.250000" -> "0.25", "1.000000" -> "1"
+  if (text.back() == '.') text.pop_back();
+  std::string conf = "    captain_trace_sample_rate " + text + ";\n";
+  if (!t.endpoint.empty()) {
+    conf += "    # Spans of sampled requests, as OTLP/HTTP (README: Span export).\n";
+    conf += "    captain_trace_export endpoint=" + t.endpoint + ";\n";
+    conf += "    captain_trace_service_name " + t.service_name + ";\n";
+  }
+  return conf;
 }
 
 std::string tls_profile() {
@@ -296,7 +314,9 @@ std::string render_nginx_conf(const CheckedSettings& cs, const SiteModel& model)
       "    # ngx_http_captain_module: request id, trace context, security headers everywhere.\n"
       "    captain_request_id on;\n"
       "    captain_response_time on;\n"
-      "    captain_trace on;\n"
+      "    captain_trace on;\n";
+  conf += trace_export_block(s.trace);
+  conf +=
       "    captain_security_headers on;\n\n"
       "    # Access log: one JSON object per line (README: Access logs (JSON)).\n";
   conf += kAccessLog;

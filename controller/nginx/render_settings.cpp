@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "controller/nginx/nginx_text.h"
+#include "shared/otlp/otlp_http.h"
 
 namespace captain::nginx {
 namespace {
@@ -98,6 +99,24 @@ Expected<CheckedSettings, RenderError> check_render_settings(RenderSettings in) 
   }
   if (in.api.read_timeout_seconds < 1 || in.api.read_timeout_seconds > 86400) {
     return fail("api.readTimeoutSeconds", "must be 1 to 86400");
+  }
+
+  if (!in.trace.endpoint.empty()) {
+    std::string why;
+    if (!otlp::traces_url(in.trace.endpoint, &why)) return fail("trace.endpoint", why);
+    // An nginx argument: anything that ends or opens a directive would change the file.
+    if (in.trace.endpoint.find_first_of(";{}'\"\\#") != std::string::npos) {
+      return fail("trace.endpoint", "must not contain ; { } ' \" \\ or #");
+    }
+  }
+  if (!(in.trace.sample_ratio >= 0.0 && in.trace.sample_ratio <= 1.0)) {
+    return fail("trace.sampleRatio", "must be 0 to 1");
+  }
+  if (in.trace.service_name.empty() || in.trace.service_name.size() > 255 ||
+      in.trace.service_name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    return fail("trace.serviceName", "must be 1 to 255 of A-Z a-z 0-9 . _ -");
   }
 
   CheckedSettings out;

@@ -48,9 +48,16 @@ struct ApiEdge {
   // Wrong passwords per client address before nginx answers 429 on /api/v2/login: the
   // controller's own back-off (5 in 15 minutes), enforced before the request reaches it.
   std::string login_failures = "5r/15m";
-  std::size_t max_body_bytes = 8 * 1024 * 1024;  // the controller's max_body
+  std::size_t max_body_bytes = 8 * 1024 * 1024;         // the controller's max_body
   std::size_t upload_max_bytes = std::size_t{1} << 30;  // the controller's upload_max
-  int read_timeout_seconds = 660;                // a deploy that waits for its rollout
+  int read_timeout_seconds = 660;                       // a deploy that waits for its rollout
+};
+
+// nginx's own spans (captain_trace_export), shipped where the controller ships its own.
+struct TraceExport {
+  std::string endpoint;       // an OTLP/HTTP URL; empty: nginx exports nothing
+  double sample_ratio = 1.0;  // captain_trace_sample_rate for traces that start at nginx
+  std::string service_name = "captain-nginx";
 };
 
 struct RenderSettings {
@@ -73,6 +80,7 @@ struct RenderSettings {
   ApiEdge api;
   // The response cache zone apps with `cache` share (captain_cache_zone size).
   std::string cache_zone_size = "64m";
+  TraceExport trace;
 
   RenderPaths paths;
   int worker_connections = 16384;

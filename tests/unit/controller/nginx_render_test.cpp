@@ -366,6 +366,22 @@ TEST(NginxRender, TheApiIsRateLimitedAndWrongPasswordsAreCharged) {
   EXPECT_EQ(without.find("captain_api"), std::string::npos);
 }
 
+TEST(NginxRender, NginxExportsItsSpansWhereTheControllerDoes) {
+  Case c;
+  std::string conf = file(render(c), "nginx.conf")->content;
+  EXPECT_NE(conf.find("    captain_trace_sample_rate 1;\n"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("captain_trace_export"), std::string::npos);
+  c.settings.trace.endpoint = "http://127.0.0.1:4318";
+  c.settings.trace.sample_ratio = 0.25;
+  conf = file(render(c), "nginx.conf")->content;
+  EXPECT_NE(conf.find("    captain_trace_sample_rate 0.25;\n"
+                      "    # Spans of sampled requests, as OTLP/HTTP (README: Span export).\n"
+                      "    captain_trace_export endpoint=http://127.0.0.1:4318;\n"
+                      "    captain_trace_service_name captain-nginx;\n"),
+            std::string::npos)
+      << conf;
+}
+
 TEST(NginxRender, IsDeterministic) {
   Case c;
   c.state.apps = {app("b"), app("a")};
@@ -496,6 +512,21 @@ TEST(NginxModel, WantedCertificates) {
 std::string settings_error(const RenderSettings& s) {
   auto c = check_render_settings(s);
   return c ? "<ok>" : c.error().field + ": " + c.error().message;
+}
+
+TEST(NginxSettings, TraceExportSettingsAreChecked) {
+  RenderSettings s = base_settings();
+  s.trace.endpoint = "127.0.0.1:4318";
+  EXPECT_EQ(settings_error(s), "trace.endpoint: trace.endpoint must start with http:// or https://");
+  s.trace.endpoint = "http://collector:4318/v1/traces;load_module";
+  EXPECT_EQ(settings_error(s).substr(0, 16), "trace.endpoint: ");
+  s.trace.endpoint = "http://collector:4318";
+  EXPECT_EQ(settings_error(s), "<ok>");
+  s.trace.sample_ratio = 1.5;
+  EXPECT_EQ(settings_error(s).substr(0, 19), "trace.sampleRatio: ");
+  s.trace.sample_ratio = 0.5;
+  s.trace.service_name = "edge; evil";
+  EXPECT_EQ(settings_error(s).substr(0, 19), "trace.serviceName: ");
 }
 
 TEST(NginxSettings, HostileValuesAreRefusedOnceAtStart) {
