@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
 
 #include "ngx_module/core/trace_export/span_ring.h"
 #include "ngx_module/glue/conf_args.h"
@@ -79,8 +81,8 @@ ngx_int_t init_counters_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept 
                   "captain_trace_export: could not allocate its counters");
     return NGX_ERROR;
   }
-  auto* table = static_cast<trace_export::ExportCountersTable*>(region->table());
-  ngx_memzero(table, sizeof(*table));
+  static_assert(std::is_trivially_destructible_v<trace_export::ExportCountersTable>);
+  auto* table = new (region->table()) trace_export::ExportCountersTable();  // all zero
   table->layout_version = trace_export::kCountersLayoutVersion;
   table->slots = trace_export::kMaxWorkerSlots;
   shm_zone->data = table;
