@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "shared/otlp/otlp_http.h"
 #include "shared/validation/rate.h"
 
 namespace captain::config {
@@ -387,6 +388,58 @@ constexpr std::array kOptions{
              s.registry_password = std::string(v);
              return ok();
            }},
+    // Empty is accepted: it turns export off again (an env var over a file's endpoint).
+    Option{"trace_export_endpoint", "CAPTAIN_TRACE_EXPORT_ENDPOINT", "",
+           "OTLP/HTTP collector for the controller's spans, e.g. http://otel-collector:4318 "
+           "(/v1/traces is appended to a bare address); empty: spans are not exported",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             std::string why;
+             if (!v.empty() && !otlp::traces_url(v, &why)) {
+               return Unexpected("\"" + std::string(v) + "\" is not an OTLP/HTTP endpoint: " + why);
+             }
+             s.trace_export_endpoint = v;
+             return ok();
+           }},
+    Option{"trace_sample_ratio", "CAPTAIN_TRACE_SAMPLE_RATIO", "",
+           "share of new traces recorded, 0 to 1 (1); a request's sampled traceparent decides "
+           "for its own trace",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto ratio = parse_ratio(v);
+             if (!ratio) return Unexpected(ratio.error());
+             s.trace_sample_ratio = *ratio;
+             return ok();
+           }},
+    Option{"trace_service_name", "CAPTAIN_TRACE_SERVICE_NAME", "",
+           "service.name of the exported spans (captain-controller)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             if (v.empty()) return Unexpected(std::string("must not be empty"));
+             s.trace_service_name = v;
+             return ok();
+           }},
+    Option{"trace_export_batch", "CAPTAIN_TRACE_EXPORT_BATCH", "",
+           "spans per export request at most (512)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_count(v, 1, 100000);
+             if (!n) return Unexpected(n.error());
+             s.trace_export_batch = *n;
+             return ok();
+           }},
+    Option{"trace_export_interval", "CAPTAIN_TRACE_EXPORT_INTERVAL", "",
+           "longest a span waits for its batch to fill (5s)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto d = parse_duration(v);
+             if (!d) return Unexpected(d.error());
+             s.trace_export_interval = *d;
+             return ok();
+           }},
+    Option{"trace_export_queue", "CAPTAIN_TRACE_EXPORT_QUEUE", "",
+           "spans waiting for export at most; more are dropped and counted (2048)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             auto n = parse_count(v, 1, 1000000);
+             if (!n) return Unexpected(n.error());
+             s.trace_export_queue = *n;
+             return ok();
+           }},
 };
 
 const Option* option_by_key(std::string_view key) {
@@ -468,6 +521,15 @@ Expected<void, std::string> parse_rate(std::string_view rate) {
     return Unexpected("invalid rate \"" + std::string(rate) + "\": " + problem);
   }
   return ok();
+}
+
+Expected<double, std::string> parse_ratio(std::string_view text) {
+  double ratio = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ratio);
+  if (ec != std::errc() || end != text.data() + text.size() || !(ratio >= 0 && ratio <= 1)) {
+    return Unexpected("invalid ratio \"" + std::string(text) + "\" (a number from 0 to 1)");
+  }
+  return ratio;
 }
 
 EnvLookup process_environment() {

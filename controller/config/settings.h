@@ -95,6 +95,15 @@ struct Settings {
   // Credentials for pulling images from a private registry (X-Registry-Auth); unset = anonymous.
   std::optional<std::string> registry_username;
   std::optional<std::string> registry_password;
+  // The controller's own spans, as OTLP/HTTP JSON: where they go (empty: not exported), the
+  // share of new traces recorded (a caller's traceparent decides for its own trace), the
+  // service name they carry, and the export's batching.
+  std::string trace_export_endpoint;
+  double trace_sample_ratio = 1.0;
+  std::string trace_service_name = "captain-controller";
+  std::size_t trace_export_batch = 512;
+  std::chrono::seconds trace_export_interval{5};
+  std::size_t trace_export_queue = 2048;
 };
 
 // What the process was asked to do.
@@ -142,6 +151,9 @@ Expected<void, std::string> check_email(std::string_view email);
 
 // A request rate as captain_limit_zone spells it ("100r/m", "5r/15m").
 Expected<void, std::string> parse_rate(std::string_view rate);
+
+// A share from 0 to 1 ("0.25", "1").
+Expected<double, std::string> parse_ratio(std::string_view text);
 
 // --help text.
 std::string usage_text();

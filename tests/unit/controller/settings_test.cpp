@@ -265,5 +265,82 @@ TEST(Settings, TlsAcmeAndProxyMistakesNameTheSetting) {
             "CAPTAIN_ACME_CA_BUNDLE: must be an absolute path, not \"relative.pem\"");
 }
 
+TEST(Settings, TraceExportIsOffByDefault) {
+  std::vector<std::string_view> args;
+  auto startup = load_settings(args, env_of({}), files_of({}));
+  ASSERT_TRUE(startup);
+  const Settings& s = startup->settings;
+  EXPECT_TRUE(s.trace_export_endpoint.empty());
+  EXPECT_EQ(s.trace_sample_ratio, 1.0);
+  EXPECT_EQ(s.trace_service_name, "captain-controller");
+  EXPECT_EQ(s.trace_export_batch, 512u);
+  EXPECT_EQ(s.trace_export_interval, std::chrono::seconds(5));
+  EXPECT_EQ(s.trace_export_queue, 2048u);
+}
+
+TEST(Settings, TraceExportFromFileAndEnvironment) {
+  std::vector<std::string_view> args{"--config", "/c.yaml"};
+  auto startup = load_settings(
+      args,
+      env_of({{"CAPTAIN_TRACE_SAMPLE_RATIO", "0.25"}, {"CAPTAIN_TRACE_SERVICE_NAME", "ctl-eu"}}),
+      files_of({{"/c.yaml",
+                 "trace_export_endpoint: http://otel:4318\n"
+                 "trace_sample_ratio: 1\n"
+                 "trace_export_batch: 64\n"
+                 "trace_export_interval: 60s\n"
+                 "trace_export_queue: 100\n"}}));
+  ASSERT_TRUE(startup) << startup.error();
+  const Settings& s = startup->settings;
+  EXPECT_EQ(s.trace_export_endpoint, "http://otel:4318");
+  EXPECT_EQ(s.trace_sample_ratio, 0.25);  // the environment over the file
+  EXPECT_EQ(s.trace_service_name, "ctl-eu");
+  EXPECT_EQ(s.trace_export_batch, 64u);
+  EXPECT_EQ(s.trace_export_interval, std::chrono::seconds(60));
+  EXPECT_EQ(s.trace_export_queue, 100u);
+}
+
+TEST(Settings, AnEmptyEndpointTurnsExportOffAgain) {
+  std::vector<std::string_view> args{"--config", "/c.yaml"};
+  auto startup = load_settings(
+      args, env_of({{"CAPTAIN_TRACE_EXPORT_ENDPOINT", ""}}),
+      files_of({{"/c.yaml", "trace_export_endpoint: https://collector/v1/traces\n"}}));
+  ASSERT_TRUE(startup) << startup.error();
+  EXPECT_TRUE(startup->settings.trace_export_endpoint.empty());
+}
+
+TEST(Settings, TraceMistakesNameTheSetting) {
+  std::vector<std::string_view> none;
+  struct Case {
+    const char* env;
+    const char* value;
+    const char* says;
+  };
+  for (const Case& c : {Case{"CAPTAIN_TRACE_EXPORT_ENDPOINT", "otel:4318", "http:// or https://"},
+                        Case{"CAPTAIN_TRACE_EXPORT_ENDPOINT", "http://otel:4318/?x=1", "query"},
+                        Case{"CAPTAIN_TRACE_EXPORT_ENDPOINT", "http://", "host"},
+                        Case{"CAPTAIN_TRACE_SAMPLE_RATIO", "1.5", "0 to 1"},
+                        Case{"CAPTAIN_TRACE_SAMPLE_RATIO", "-0.1", "0 to 1"},
+                        Case{"CAPTAIN_TRACE_SAMPLE_RATIO", "half", "0 to 1"},
+                        Case{"CAPTAIN_TRACE_SAMPLE_RATIO", "nan", "0 to 1"},
+                        Case{"CAPTAIN_TRACE_SERVICE_NAME", "", "empty"},
+                        Case{"CAPTAIN_TRACE_EXPORT_BATCH", "0", "1 to"},
+                        Case{"CAPTAIN_TRACE_EXPORT_INTERVAL", "0s", "duration"},
+                        Case{"CAPTAIN_TRACE_EXPORT_QUEUE", "lots", "number"}}) {
+    auto startup = load_settings(none, env_of({{c.env, c.value}}), files_of({}));
+    ASSERT_FALSE(startup) << c.env << "=" << c.value;
+    EXPECT_NE(startup.error().find(c.env), std::string::npos) << startup.error();
+    EXPECT_NE(startup.error().find(c.says), std::string::npos) << startup.error();
+  }
+  // In the file, the message names the key and its line.
+  std::vector<std::string_view> args{"--config", "/c.yaml"};
+  auto startup = load_settings(args, env_of({}),
+                               files_of({{"/c.yaml",
+                                          "listen: 127.0.0.1:3000\n"
+                                          "trace_export_endpoint: collector:4318\n"}}));
+  ASSERT_FALSE(startup);
+  EXPECT_NE(startup.error().find("/c.yaml:2: trace_export_endpoint"), std::string::npos)
+      << startup.error();
+}
+
 }  // namespace
 }  // namespace captain::config
