@@ -48,18 +48,24 @@ RequestContext make_request_context(const http::Request& req,
     context.request_id.assign(id, length);
   }
 
-  trace::TraceId trace_id{};
-  bool sampled = false;
-  if (auto parent = trace::parse_traceparent(req.get_header_value("traceparent"))) {
-    trace_id = parent->trace_id;
-    sampled = parent->sampled();
+  if (const tracing::Span* span = tracing::current_span(); span && span->context().valid()) {
+    context.traceparent = span->context().traceparent();
+    context.span = span->parent();
   } else {
-    trace_id = random_non_zero_id<16>();
+    trace::TraceId trace_id{};
+    bool sampled = false;
+    if (auto parent = trace::parse_traceparent(req.get_header_value("traceparent"))) {
+      trace_id = parent->trace_id;
+      sampled = parent->sampled();
+    } else {
+      trace_id = random_non_zero_id<16>();
+    }
+    char traceparent[trace::kTraceparentLength];
+    trace::format_traceparent(trace_id, random_non_zero_id<8>(), sampled, traceparent);
+    context.traceparent.assign(traceparent, sizeof traceparent);
   }
-  char traceparent[trace::kTraceparentLength];
-  trace::format_traceparent(trace_id, random_non_zero_id<8>(), sampled, traceparent);
-  context.traceparent.assign(traceparent, sizeof traceparent);
   context.trace_id = context.traceparent.substr(trace::kTraceIdOffset, 32);
+  context.span_id = context.traceparent.substr(trace::kParentIdOffset, 16);
 
   context.client_ip = client_address(req.remote_addr, req.get_header_value("X-Forwarded-For"),
                                      req.get_header_value("X-Real-IP"), trusted_proxies);

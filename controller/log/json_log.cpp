@@ -4,6 +4,8 @@
 #include <ctime>
 #include <utility>
 
+#include "controller/trace/tracer.h"
+
 namespace captain::logging {
 
 std::string_view level_name(Level level) noexcept {
@@ -62,6 +64,14 @@ std::string JsonLog::format_line(Level level, std::string_view msg,
     }
   } else if (!fields.is_null()) {
     line["fields"] = fields;
+  }
+  // A line written while the thread works in a span (a request, a deploy stage) names it, so
+  // the log and the trace lead to each other.
+  if (!line.contains("trace_id")) {
+    if (const tracing::Parent current = tracing::current_parent(); current.context.valid()) {
+      line["trace_id"] = current.context.trace_id_hex();
+      line["span_id"] = current.context.span_id_hex();
+    }
   }
   return dump_json(line);
 }

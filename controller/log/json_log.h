@@ -1,4 +1,5 @@
-// Structured logging: one JSON object per line (ts, level, msg, then the caller's fields).
+// Structured logging: one JSON object per line (ts, level, msg, then the caller's fields, then
+// trace_id and span_id of the span the writing thread works in, unless the fields name one).
 #pragma once
 
 #include <chrono>
