@@ -17,6 +17,7 @@
 #include "controller/source/captain_definition.h"
 #include "controller/source/tar_unpack.h"
 #include "controller/store/app_store.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::deploy {
 namespace fs = std::filesystem;
@@ -179,6 +180,10 @@ void Builder::worker_loop() {
 
 void Builder::run(const Queued& queued) {
   const std::string& app = queued.job.app;
+  // The job joins the trace of the request that submitted it; its stages (the source, the
+  // engine's build) are children of this span.
+  tracing::ScopedSpan job_span(tracing::start_span(queued.job.context.span, "deploy build"));
+  job_span->set("captain.app", app);
   builds_.resume(app);
   builds_.release(app);
   say(app, -1, "------------------------- " + store::utc_now_iso8601());
@@ -189,6 +194,8 @@ void Builder::run(const Queued& queued) {
   } catch (const std::exception& e) {
     outcome = {BuildOutcome::Kind::failed, -1, std::string("internal error: ") + e.what()};
   }
+  if (outcome.version >= 0) job_span->set("captain.version", outcome.version);
+  if (outcome.kind != BuildOutcome::Kind::built) job_span->set_error(outcome.detail);
   std::error_code ignored;
   fs::remove_all(queued.dir, ignored);
 
@@ -212,20 +219,28 @@ Expected<std::string, std::string> Builder::fetch_source(const Queued& queued,
   std::error_code ec;
   if (job.source.repo) {
     const auto& repo = *job.source.repo;
+    tracing::ScopedSpan stage(tracing::start_span("deploy fetch"));
     say(job.app, -1, "Fetching branch " + repo.branch + " of " + source::printable_repo(repo.repo));
     auto commit = source::fetch_branch(repo, src, queued.dir + "/git", kFetchTimeout);
     if (commit) say(job.app, -1, "Fetched commit " + *commit);
+    if (!commit) stage->set_error(commit.error());
     return commit;
   }
   fs::create_directories(src, ec);
   if (ec) return Unexpected("cannot create " + src + ": " + ec.message());
   if (!job.source.upload_file.empty()) {
+    tracing::ScopedSpan stage(tracing::start_span("deploy unpack"));
     source::UnpackLimits limits;
     limits.max_total_bytes = options_.max_unpacked_bytes;
     limits.max_entries = options_.max_entries;
     auto unpacked = source::unpack_tar(job.source.upload_file, job.source.tar_offset,
                                        job.source.tar_length, src, limits);
-    if (!unpacked) return Unexpected(unpacked.error());
+    if (!unpacked) {
+      stage->set_error(unpacked.error());
+      return Unexpected(unpacked.error());
+    }
+    stage->set("captain.unpack.entries", unpacked->entries);
+    stage->set("captain.unpack.bytes", unpacked->bytes);
     say(job.app, -1,
         "Unpacked the upload: " + std::to_string(unpacked->entries) + " entries, " +
             std::to_string(unpacked->bytes) + " bytes");

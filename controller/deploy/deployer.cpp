@@ -5,6 +5,7 @@
 #include "controller/apps/app_definition.h"
 #include "controller/swarm/service_spec.h"
 #include "controller/swarm/spec_drift.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::deploy {
 namespace {
@@ -19,6 +20,18 @@ api::RequestContext system_context() {
   context.client_ip = "-";
   context.user_agent = "captain-controller";
   return context;
+}
+
+const char* to_string(ConvergeResult result) {
+  switch (result) {
+    case ConvergeResult::done:
+      return "done";
+    case ConvergeResult::retry:
+      return "retry";
+    case ConvergeResult::conflict:
+      return "conflict";
+  }
+  return "unknown";
 }
 
 // The swarm check of GET /info: "" when this node can manage services.
@@ -106,6 +119,10 @@ std::vector<std::string> Deployer::orphans() const {
 
 bool Deployer::rolling_out() const {
   return tracker_.active() || !work_.idle();
+}
+
+tracing::Parent Deployer::rollout_trace() const {
+  return tracker_.any_span();
 }
 
 // ---- monitor -------------------------------------------------------------------------------
@@ -252,11 +269,19 @@ void Deployer::reconcile_all() {
 void Deployer::worker_loop() {
   while (auto item = work_.take()) {
     ConvergeResult result = ConvergeResult::done;
-    try {
-      result = converge_now(item->app, item->context);
-    } catch (const std::exception& e) {
-      // A bug must not take the worker (and every later deploy) with it.
-      log_.error("converge failed", {{"app", item->app}, {"error", e.what()}});
+    {
+      // The pass joins the trace of the request that queued it (a deploy, an update); passes
+      // of a reconcile carry none and make no spans.
+      tracing::ScopedSpan pass(tracing::start_span(item->context.span, "deploy converge"));
+      pass->set("captain.app", item->app);
+      try {
+        result = converge_now(item->app, item->context);
+      } catch (const std::exception& e) {
+        // A bug must not take the worker (and every later deploy) with it.
+        log_.error("converge failed", {{"app", item->app}, {"error", e.what()}});
+        pass->set_error(std::string("converge failed: ") + e.what());
+      }
+      pass->set("captain.converge.result", to_string(result));
     }
     if (!work_.done(item->app, result)) continue;
     std::lock_guard lock(mutex_);
@@ -296,6 +321,7 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
   // unavailable only postpones the pass.
   auto failed = [&](const std::string& what, const swarm::DockerError& error) -> ConvergeResult {
     log_.error("converge: docker", {{"app", app}, {"step", what}, {"error", error.message}});
+    if (tracing::Span* pass = tracing::current_span()) pass->set_error(what + ": " + error.message);
     if (error.daemon_unavailable()) {
       if (pending)
         tracker_.say(app, target->version, what + ": " + error.describe() + "; will retry");
@@ -336,20 +362,35 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
   const Json spec = swarm::build_service_spec(*state.definition, inputs);
 
   auto ensure_image = [&]() -> std::optional<swarm::DockerError> {
+    tracing::ScopedSpan stage(tracing::start_span("deploy pull"));
+    stage->set("captain.image", target->image);
     auto present = docker_.image_present(target->image, Urgency::background);
-    if (!present) return present.error();
+    if (!present) {
+      stage->set_error(present.error().message);
+      return present.error();
+    }
+    stage->set("captain.image.pulled", !*present);
     if (*present) return std::nullopt;
     if (pending) tracker_.say(app, target->version, "Pulling " + target->image);
     auto pulled = docker_.pull_image(target->image, [&](const std::string& line) {
       if (pending) tracker_.say(app, target->version, line);
     });
-    if (!pulled) return pulled.error();
+    if (!pulled) {
+      stage->set_error(pulled.error().message);
+      return pulled.error();
+    }
     return std::nullopt;
   };
 
   if (!*service) {
     if (auto problem = ensure_image()) return failed("pulling " + target->image, *problem);
-    auto created = docker_.create_service(spec, Urgency::background);
+    auto created = [&] {
+      tracing::ScopedSpan stage(tracing::start_span("deploy service create"));
+      stage->set("captain.service", name);
+      auto result = docker_.create_service(spec, Urgency::background);
+      if (!result) stage->set_error(result.error().message);
+      return result;
+    }();
     if (!created) return failed("creating " + name, created.error());
     log_.info("service created", {{"app", app}, {"version", target->version}});
     if (pending) tracker_.say(app, target->version, "Service " + name + " created");
@@ -362,8 +403,15 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
       }
       const std::uint64_t index =
           current.value("Version", Json::object()).value("Index", std::uint64_t{0});
-      auto updated =
-          docker_.update_service(current.value("ID", name), index, spec, Urgency::background);
+      auto updated = [&] {
+        tracing::ScopedSpan stage(tracing::start_span("deploy service update"));
+        stage->set("captain.service", name);
+        stage->set("captain.drift", drift.summary());
+        auto result =
+            docker_.update_service(current.value("ID", name), index, spec, Urgency::background);
+        if (!result) stage->set_error(result.error().message);
+        return result;
+      }();
       if (!updated) {
         // Someone changed the service since we read it: read again and redo the pass.
         if (updated.error().kind == swarm::DockerError::Kind::conflict) {
@@ -385,7 +433,8 @@ ConvergeResult Deployer::converge_now(const std::string& app, const api::Request
       });
       if (!marked) log_.error("converge: store", {{"app", app}, {"error", marked.error().message}});
     }
-    tracker_.track(*rollout);
+    // The rollout's span: a child of this pass, ended when the tracker records the outcome.
+    tracker_.track(*rollout, tracing::current_parent());
   }
   return ConvergeResult::done;
 }

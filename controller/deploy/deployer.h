@@ -11,6 +11,11 @@
 //
 // Every step reads the latest store state, so a job repeated after a crash or a restart does
 // the same thing again (idempotent), and jobs for one app are coalesced and never concurrent.
+//
+// Spans (trace/tracer.h): a pass queued by a request is a "deploy converge" span under that
+// request's span (carried in its RequestContext), with "deploy pull", "deploy service create"
+// or "deploy service update" and the Docker calls beneath it, and a "deploy rollout" span that
+// lasts until the tracker records the outcome.
 #pragma once
 
 #include <chrono>
@@ -33,6 +38,7 @@
 #include "controller/log/json_log.h"
 #include "controller/store/sqlite.h"
 #include "controller/swarm/docker_client.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::deploy {
 
@@ -73,6 +79,9 @@ class Deployer {
   std::vector<std::string> orphans() const;
   // Whether a rollout is being tracked now (routing follows tasks closely meanwhile).
   bool rolling_out() const;
+  // The span of a rollout being tracked (empty when none, or it is not traced): nginx changes
+  // its polls notice meanwhile are most likely that rollout's tasks becoming routable.
+  tracing::Parent rollout_trace() const;
 
   // After each recorded outcome (the app list shows isAppBuilding and deployedVersion).
   void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }

@@ -52,13 +52,41 @@ void RolloutTracker::stop() {
   wake_.notify_all();
   outcomes_changed_.notify_all();
   if (thread_.joinable()) thread_.join();
+  std::map<std::pair<std::string, std::int64_t>, tracing::Span> spans;
+  {
+    std::lock_guard lock(mutex_);
+    spans.swap(spans_);
+  }
+  // Rollouts still going are taken up again on restart; their spans end here, while the span
+  // exporter still ships (it stops after the deployer).
+  for (auto& [key, span] : spans) {
+    span.set_error("the controller stopped during the rollout");
+    span.end();
+  }
 }
 
-void RolloutTracker::track(TrackedRollout rollout) {
+void RolloutTracker::track(TrackedRollout rollout, const tracing::Parent& parent) {
   std::lock_guard lock(mutex_);
   const bool tracked = std::any_of(rollouts_.begin(), rollouts_.end(),
                                    [&](const TrackedRollout& r) { return same(r, rollout); });
-  if (!tracked) rollouts_.push_back(std::move(rollout));
+  if (tracked) return;
+  tracing::Span span = tracing::start_span(parent, "deploy rollout");
+  if (span.context().valid()) {
+    span.set("captain.app", rollout.app);
+    span.set("captain.version", rollout.version);
+    span.set("captain.image", rollout.image);
+    rollout.span = span.parent();
+    spans_[{rollout.app, rollout.version}] = std::move(span);
+  }
+  rollouts_.push_back(std::move(rollout));
+}
+
+tracing::Parent RolloutTracker::any_span() const {
+  std::lock_guard lock(mutex_);
+  for (const TrackedRollout& r : rollouts_) {
+    if (r.span.valid()) return r.span;
+  }
+  return {};
 }
 
 DeployOutcome RolloutTracker::wait_for(const std::string& app, std::int64_t version,
@@ -96,6 +124,7 @@ void RolloutTracker::loop() {
 }
 
 void RolloutTracker::poll(const TrackedRollout& rollout) {
+  const tracing::CurrentScope traced(rollout.span);  // the polls' Docker calls
   const std::string name = swarm::service_name(rollout.app);
   auto service = docker_.inspect_service(name, Urgency::interactive);
   std::optional<swarm::DockerError> error;
@@ -196,14 +225,25 @@ void RolloutTracker::finish(const TrackedRollout& rollout, RolloutPhase phase,
       break;
   }
   builds_.finish(rollout.app, phase != RolloutPhase::converged);
+  tracing::Span span;
   {
     std::lock_guard lock(mutex_);
     rollouts_.erase(std::remove_if(rollouts_.begin(), rollouts_.end(),
                                    [&](const TrackedRollout& r) { return same(r, rollout); }),
                     rollouts_.end());
     outcomes_[{rollout.app, rollout.version}] = {phase, detail};
+    if (auto it = spans_.find({rollout.app, rollout.version}); it != spans_.end()) {
+      span = std::move(it->second);
+      spans_.erase(it);
+    }
   }
+  span.set("captain.rollout.phase", to_string(phase));
+  if (phase != RolloutPhase::converged) span.set_error(detail);
+  span.end();
   outcomes_changed_.notify_all();
+  // What the outcome sets off (nginx routing the app, a converge putting back the last good
+  // version) belongs to the trace of the request that started the deploy.
+  const tracing::CurrentScope traced(rollout.context.span);
   if (listener_) listener_(rollout, phase);
 }
 

@@ -22,6 +22,7 @@
 #include "controller/log/json_log.h"
 #include "controller/store/sqlite.h"
 #include "controller/swarm/docker_client.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::deploy {
 
@@ -36,6 +37,7 @@ struct TrackedRollout {
   std::string image;
   std::chrono::steady_clock::time_point deadline;
   api::RequestContext context;
+  tracing::Parent span;  // the rollout's "deploy rollout" span (set by track()); empty: none
   std::string last_detail;
   // When an unmonitored rollout (a created service) was first seen converged.
   std::optional<std::chrono::steady_clock::time_point> converged_since;
@@ -65,14 +67,17 @@ class RolloutTracker {
   void start(OutcomeListener listener);
   void stop();
 
-  // Follows `rollout` from now on (once per app and version).
-  void track(TrackedRollout rollout);
+  // Follows `rollout` from now on (once per app and version), in a "deploy rollout" span under
+  // `parent` (ended with the outcome; the polls' Docker calls are its children).
+  void track(TrackedRollout rollout, const tracing::Parent& parent = {});
   // Records an outcome decided elsewhere (Docker refused to create or update the service).
   void finish(const TrackedRollout& rollout, RolloutPhase phase, const std::string& detail);
   // Blocks until the rollout of `version` ends or `timeout` passes.
   DeployOutcome wait_for(const std::string& app, std::int64_t version,
                          std::chrono::milliseconds timeout);
   bool active() const;  // a rollout is being followed
+  // The span of one rollout being followed; empty when none is traced.
+  tracing::Parent any_span() const;
 
   // A line in the app's build log, the JSON log and the version's stored log.
   void say(const std::string& app, std::int64_t version, const std::string& line);
@@ -96,6 +101,7 @@ class RolloutTracker {
   std::condition_variable outcomes_changed_;
   bool stopping_ = false;
   std::vector<TrackedRollout> rollouts_;
+  std::map<std::pair<std::string, std::int64_t>, tracing::Span> spans_;  // by app and version
   std::map<std::pair<std::string, std::int64_t>, DeployOutcome> outcomes_;
   std::thread thread_;
 };

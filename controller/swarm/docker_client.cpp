@@ -1,9 +1,12 @@
 #include "controller/swarm/docker_client.h"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <thread>
 
 #include "controller/auth/base64url.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::swarm {
 namespace {
@@ -36,7 +39,80 @@ std::string filters(std::string_view key, std::string_view value) {
   return url_encode(Json{{key, Json::array({value})}}.dump());
 }
 
+// A CLIENT span for one request to the engine, when the calling thread works in a span (a
+// request, a deploy stage); none otherwise (the monitor's pings, reconcile passes).
+tracing::Span docker_span(std::string_view method, std::string_view path,
+                          const std::string& socket_path) {
+  const tracing::Parent parent = tracing::current_parent();
+  if (!parent.recording()) return {};  // nothing to record: not even the name is made
+  const std::string route = docker_path_template(path);
+  tracing::Span span = tracing::start_span(parent, "docker " + std::string(method) + " " + route,
+                                           otlp::SpanKind::client);
+  if (!span.recording()) return span;
+  span.set("http.request.method", method);
+  span.set("url.path", path.substr(0, path.find('?')));
+  span.set("url.template", route);
+  span.set("server.address", socket_path);
+  span.set("network.transport", "unix");
+  return span;
+}
+
+// What the engine answered (or why nothing came back). 4xx and 5xx are errors of a CLIENT span
+// (OpenTelemetry's HTTP conventions), even a 404 the caller expected.
+void end_docker_span(tracing::Span& span, const Expected<HttpReply, DockerError>& reply) {
+  if (!span.recording()) return;
+  if (!reply) {
+    span.set("error.type", to_string(reply.error().kind));
+    span.set_error(reply.error().message);
+  } else {
+    span.set("http.response.status_code", reply->status);
+    if (reply->status >= 400) {
+      span.set("error.type", std::to_string(reply->status));
+      span.set_error(docker_error_from_response(reply->status, reply->body).message);
+    }
+  }
+  span.end();
+}
+
 }  // namespace
+
+std::string docker_path_template(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  // "/v1.41/..." -> "/..."
+  if (path.size() > 2 && path[0] == '/' && path[1] == 'v') {
+    const std::size_t next = path.find('/', 1);
+    if (next != std::string_view::npos &&
+        path.substr(2, next - 2).find_first_not_of("0123456789.") == std::string_view::npos) {
+      path.remove_prefix(next);
+    }
+  }
+  // Collections whose next segment names one object, unless it is one of their own endpoints.
+  constexpr std::string_view kCollections[] = {"services", "networks", "containers", "exec",
+                                               "images",   "volumes",  "tasks",      "nodes"};
+  constexpr std::string_view kEndpoints[] = {"create", "json", "prune", "search", "load", "get"};
+  std::string out;
+  std::string_view previous;
+  while (!path.empty()) {
+    path.remove_prefix(1);  // the '/'
+    const std::size_t end = path.find('/');
+    const std::string_view segment = path.substr(0, end);
+    path = end == std::string_view::npos ? std::string_view() : path.substr(end);
+    const bool after_collection = std::find(std::begin(kCollections), std::end(kCollections),
+                                            previous) != std::end(kCollections);
+    const bool endpoint =
+        std::find(std::begin(kEndpoints), std::end(kEndpoints), segment) != std::end(kEndpoints);
+    out += '/';
+    if (after_collection && !endpoint && !segment.empty()) {
+      out += previous == "images" || previous == "networks" || previous == "volumes" ? "{name}"
+                                                                                     : "{id}";
+      previous = {};  // "/exec/{id}/start": "start" is not an id
+    } else {
+      out += segment;
+      previous = segment;
+    }
+  }
+  return out.empty() ? std::string("/") : out;
+}
 
 DockerClient::DockerClient(DockerTransport transport, BreakerRegistry& breakers,
                            DockerMetrics& metrics, DockerClientOptions options)
@@ -49,7 +125,9 @@ DockerClient::DockerClient(DockerTransport transport, BreakerRegistry& breakers,
 
 DockerResult<void> DockerClient::ping(std::chrono::milliseconds timeout) const {
   HttpCall http{"GET", "/_ping", nullptr, {}, timeout};
+  tracing::Span span = docker_span(http.method, http.path, transport_.socket_path());
   auto reply = transport_.send(http);
+  end_docker_span(span, reply);
   if (!reply) return Unexpected(reply.error());
   if (reply->status != 200) return Unexpected(unexpected_reply(*reply));
   return {};
@@ -83,16 +161,20 @@ DockerResult<std::string> DockerClient::api_version(Urgency urgency) {
 }
 
 DockerResult<HttpReply> DockerClient::attempt(const Request& request, const std::string& prefix) {
+  tracing::Span span = docker_span(request.method, prefix + request.path, transport_.socket_path());
   CircuitBreaker& breaker = breakers_.get(request.family);
   if (!breaker.allow(Clock::now())) {
     DockerError error;
     error.kind = DockerError::Kind::circuit_open;
-    std::lock_guard lock(mutex_);
-    const auto last = last_error_.find(request.family);
-    error.message = "Docker is unavailable: " + std::string(request.family) +
-                    " calls are suspended after repeated failures (circuit breaker open)" +
-                    (last != last_error_.end() ? "; last error: " + last->second : "");
+    {
+      std::lock_guard lock(mutex_);
+      const auto last = last_error_.find(request.family);
+      error.message = "Docker is unavailable: " + std::string(request.family) +
+                      " calls are suspended after repeated failures (circuit breaker open)" +
+                      (last != last_error_.end() ? "; last error: " + last->second : "");
+    }
     metrics_.record(request.family, to_string(error.kind), {});
+    end_docker_span(span, Unexpected(error));
     return Unexpected(error);
   }
   std::string body_text;
@@ -111,6 +193,7 @@ DockerResult<HttpReply> DockerClient::attempt(const Request& request, const std:
   const auto started = Clock::now();
   auto reply = transport_.send(http);
   const auto finished = Clock::now();
+  end_docker_span(span, reply);
 
   std::optional<DockerError> failure;
   if (!reply) {
@@ -405,8 +488,10 @@ DockerResult<void> DockerClient::build_image(const std::string& tag, int context
     }
     return true;
   };
+  tracing::Span span = docker_span(call.method, call.path, transport_.socket_path());
   const auto started = Clock::now();
   auto reply = transport_.stream(call);
+  end_docker_span(span, reply);
   const std::string_view outcome = !reply                 ? to_string(reply.error().kind)
                                    : reply->status == 200 ? "ok"
                                                           : "unexpected";

@@ -1,7 +1,9 @@
 // The Docker Engine API calls the controller makes, typed. Every call goes through the circuit
 // breaker of its endpoint family; idempotent calls are retried with backoff and jitter; every
-// attempt is timed into DockerMetrics. The API version is negotiated once (GET /version; the
-// daemon must speak 1.41 or newer) and then used as the path prefix.
+// attempt is timed into DockerMetrics and, when the calling thread works in a span
+// (trace/tracer.h), is a CLIENT span of its own ("docker POST /services/create"). The API
+// version is negotiated once (GET /version; the daemon must speak 1.41 or newer) and then used
+// as the path prefix.
 #pragma once
 
 #include <atomic>
@@ -156,5 +158,10 @@ std::string registry_of(std::string_view image);
 std::pair<std::string, std::string> pull_reference(std::string_view image);
 // True when Docker's "1.43" is at least "1.41".
 bool api_version_at_least(std::string_view version, std::string_view minimum);
+
+// An Engine API path as a template for span names: the query dropped, the version prefix
+// dropped, and the name or id after a collection replaced ("/services/srv-captain--web/update
+// ?version=3" -> "/services/{id}/update"), so names stay few whatever the apps are called.
+std::string docker_path_template(std::string_view path);
 
 }  // namespace captain::swarm

@@ -1,5 +1,5 @@
-// controller/swarm/docker_client's free helpers (image references, API versions, X-Registry-Auth)
-// and docker_transport's url_encode.
+// controller/swarm/docker_client's free helpers (image references, API versions, X-Registry-Auth,
+// path templates for span names) and docker_transport's url_encode.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -143,6 +143,26 @@ TEST(DockerClientUrlEncode, UnreservedKeptEverythingElseEncoded) {
   EXPECT_EQ(url_encode("a b/c?d&e=f+g%"), "a%20b%2Fc%3Fd%26e%3Df%2Bg%25");
   EXPECT_EQ(url_encode("\xC3\xA9\xff"), "%C3%A9%FF");
   EXPECT_EQ(url_encode(std::string("\0x", 2)), "%00x");
+}
+
+TEST(DockerPathTemplate, NamesAndIdsBecomePlaceholders) {
+  EXPECT_EQ(docker_path_template("/v1.41/services/create"), "/services/create");
+  EXPECT_EQ(docker_path_template("/v1.41/services/srv-captain--web/update?version=12"),
+            "/services/{id}/update");
+  EXPECT_EQ(docker_path_template("/v1.41/services/srv-captain--web"), "/services/{id}");
+  EXPECT_EQ(docker_path_template("/v1.41/tasks?filters=%7B%7D"), "/tasks");
+  EXPECT_EQ(docker_path_template("/v1.41/images/captain-test%2Fweb%3A1/json"),
+            "/images/{name}/json");
+  EXPECT_EQ(docker_path_template("/v1.41/images/create?fromImage=busybox&tag=latest"),
+            "/images/create");
+  EXPECT_EQ(docker_path_template("/v1.41/images/json?filters=x"), "/images/json");
+  EXPECT_EQ(docker_path_template("/v1.41/containers/abc123/exec"), "/containers/{id}/exec");
+  EXPECT_EQ(docker_path_template("/v1.41/exec/e1/start"), "/exec/{id}/start");
+  EXPECT_EQ(docker_path_template("/v1.41/networks/captain-overlay-network"), "/networks/{name}");
+  EXPECT_EQ(docker_path_template("/v1.41/volumes/captain--data"), "/volumes/{name}");
+  EXPECT_EQ(docker_path_template("/version"), "/version");
+  EXPECT_EQ(docker_path_template("/_ping"), "/_ping");
+  EXPECT_EQ(docker_path_template("/v1.41/build?t=img-captain--web%3A3&rm=1"), "/build");
 }
 
 }  // namespace
