@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "controller/process/run_command.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::nginx {
 namespace {
@@ -121,6 +122,14 @@ Expected<fs::path, PipelineError> ConfigPipeline::write_generation(
 }
 
 Expected<void, PipelineError> ConfigPipeline::nginx_test(const fs::path& generation) {
+  tracing::ScopedSpan span(tracing::start_span("nginx test"));
+  span->set("captain.nginx.generation", generation.filename().string());
+  auto tested = run_nginx_test(generation);
+  if (!tested) span->set_error(tested.error().message);
+  return tested;
+}
+
+Expected<void, PipelineError> ConfigPipeline::run_nginx_test(const fs::path& generation) {
   if (options_.control) return options_.control->test(generation / "nginx.conf");
   auto ran = process::run_command(
       {options_.nginx_binary, "-t", "-q", "-c", (generation / "nginx.conf").string()},
@@ -238,17 +247,24 @@ Expected<void, PipelineError> ConfigPipeline::apply(const std::vector<ConfigFile
     fs::remove_all(*generation, ec);
     return tested;
   }
+  // The swap and the reload (and, when the reload fails, the way back) in one span.
+  tracing::ScopedSpan span(tracing::start_span("nginx reload"));
   std::error_code ec;
   const fs::path previous = fs::read_symlink(options_.conf_dir / kCurrent, ec);
-  if (auto swapped = point_current_at(*generation); !swapped) return swapped;
+  if (auto swapped = point_current_at(*generation); !swapped) {
+    span->set_error(swapped.error().message);
+    return swapped;
+  }
   auto reloaded = reload();
   if (!reloaded) {
+    span->set_error(reloaded.error().message);
     if (!previous.empty()) {
       (void)point_current_at(options_.conf_dir / previous);
       (void)reload();
     }
     return Unexpected(reloaded.error());
   }
+  span->set("captain.nginx.reloaded", *reloaded);  // false: no nginx ran to reload
   last_reloaded_ = *reloaded;
   prune();
   return {};

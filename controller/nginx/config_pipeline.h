@@ -82,7 +82,9 @@ class ConfigPipeline {
  private:
   Expected<std::filesystem::path, PipelineError> write_generation(
       const std::vector<ConfigFile>& files);
+  // `nginx -t` in an "nginx test" span (a child of the thread's current one, if any).
   Expected<void, PipelineError> nginx_test(const std::filesystem::path& generation);
+  Expected<void, PipelineError> run_nginx_test(const std::filesystem::path& generation);
   Expected<void, PipelineError> point_current_at(const std::filesystem::path& generation);
   Expected<bool, PipelineError> reload();
   Expected<bool, PipelineError> reload_local_master();

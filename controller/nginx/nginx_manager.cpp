@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "controller/store/app_store.h"
 #include "controller/swarm/service_spec.h"
@@ -81,11 +82,13 @@ void NginxManager::stop() {
 }
 
 std::uint64_t NginxManager::request_render() {
+  const tracing::Parent asking = tracing::current_parent();
   std::uint64_t ticket = 0;
   {
     std::lock_guard lock(mutex_);
     dirty_ = true;
     ticket = ++requested_;
+    if (!render_parent_.valid()) render_parent_ = asking;
   }
   wake_.notify_all();
   return ticket;
@@ -142,8 +145,10 @@ void NginxManager::loop() {
     }
     dirty_ = false;
     const std::uint64_t covers = requested_;  // every request so far is in this render
+    const std::uint64_t requests = covers - std::min(covers, finished_);
+    const tracing::Parent asked = std::exchange(render_parent_, tracing::Parent{});
     lock.unlock();
-    render_and_apply();
+    render_and_apply(asked, requests);
     lock.lock();
     finished_ = std::max(finished_, covers);
     applied_cv_.notify_all();
@@ -265,21 +270,38 @@ void NginxManager::publish_problems(const std::vector<Diagnostic>& diagnostics) 
   if (changed && on_problems_changed_) on_problems_changed_();
 }
 
-void NginxManager::render_and_apply() {
+void NginxManager::render_and_apply(const tracing::Parent& requested, std::uint64_t requests) {
   using Clock = std::chrono::steady_clock;
   const auto ms_since = [](Clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
   };
+  // A render someone asked for is traced from the start. A poll's is traced only once it turns
+  // out to change the tree (below), so the polls that change nothing leave no spans at all.
+  tracing::Span span = tracing::start_span(requested, "nginx apply");
+  std::optional<tracing::CurrentScope> traced;
+  traced.emplace(span);
+  span.set("captain.nginx.requests", requests);
+  const auto outcome = [&](std::string_view what) { span.set("captain.nginx.outcome", what); };
   const auto started = Clock::now();
   std::string why;
-  auto snap = snapshot(why);
-  const auto read_ms = ms_since(started);
-  std::lock_guard pipeline_lock(pipeline_mutex_);
-  const auto render_started = Clock::now();
+  std::optional<Snapshot> snap;
   std::optional<RenderOutput> out;
-  if (snap) out = render_checked(state_for(*snap), false, "", why);
-  const auto rendered_ms = ms_since(render_started);
+  std::int64_t read_ms = 0, rendered_ms = 0;
+  std::unique_lock pipeline_lock(pipeline_mutex_, std::defer_lock);
+  {
+    tracing::ScopedSpan rendering(tracing::start_span("nginx render"));
+    snap = snapshot(why);
+    read_ms = ms_since(started);
+    pipeline_lock.lock();
+    const auto render_started = Clock::now();
+    if (snap) out = render_checked(state_for(*snap), false, "", why);
+    rendered_ms = ms_since(render_started);
+    if (snap) rendering->set("captain.nginx.apps", snap->apps.size());
+    if (!out) rendering->set_error(why);
+  }
   if (!out) {
+    outcome("failed");
+    span.set_error(why);
     std::lock_guard lock(mutex_);
     if (state_ != why) log_.error("nginx configuration not rendered", {{"error", why}});
     state_ = why;
@@ -289,6 +311,7 @@ void NginxManager::render_and_apply() {
     return;
   }
   if (out->tree == live_tree_) {
+    outcome("unchanged");
     publish_problems(out->diagnostics);
     std::lock_guard lock(mutex_);
     last_live_ = true;
@@ -296,10 +319,25 @@ void NginxManager::render_and_apply() {
     return;
   }
   if (out->tree == refused_tree_ && Clock::now() < refused_retry_at_) {
+    outcome("postponed");
     std::lock_guard lock(mutex_);
     last_live_ = false;
     ++skipped_;
     return;
+  }
+  if (!span.context().valid()) {
+    // A poll found a change: most likely a rollout's task became routable, so under that
+    // rollout's span; else a trace of its own.
+    const tracing::Parent rollout =
+        options_.poll_parent ? options_.poll_parent() : tracing::Parent{};
+    if (rollout.valid()) {
+      span = tracing::start_span(rollout, "nginx apply");
+    } else if (options_.tracer != nullptr) {
+      span = options_.tracer->start_root("nginx apply");
+    }
+    span.set("captain.nginx.requests", requests);
+    traced.reset();
+    traced.emplace(span);
   }
   const auto apply_started = Clock::now();
   auto applied = pipeline_.apply(files_of(out->tree));
@@ -313,6 +351,13 @@ void NginxManager::render_and_apply() {
     }
   }
   publish_problems(out->diagnostics);
+  if (!applied) {
+    outcome(applied.error().kind == PipelineError::Kind::invalid_config ? "refused" : "failed");
+    span.set_error(applied.error().message);
+  } else {
+    outcome("applied");
+    span.set("captain.nginx.reloaded", pipeline_.last_apply_reloaded());
+  }
   std::lock_guard lock(mutex_);
   if (!applied) {
     const bool refused = applied.error().kind == PipelineError::Kind::invalid_config;

@@ -11,6 +11,14 @@
 // out (an app, its snippet, its HTTPS) is logged once and kept per app for its definition.
 // A tree nginx refused is retried with backoff, so a refusal that was transient (a name that
 // did not resolve for a moment) heals by itself.
+//
+// Spans (trace/tracer.h): a render is an "nginx apply" span with "nginx render" (reading the
+// store and Swarm, building the tree), "nginx test" and "nginx reload" beneath it. Renders are
+// coalesced, so the span has one parent: the span of the first request_render() since the last
+// render that was called from within one (the API call or deploy that asked; how many requests
+// it covers is an attribute). A render nobody asked for (a poll) is traced only when it changes
+// the tree: under the span of a rollout in progress (its task became routable), else as a new
+// trace of its own.
 #pragma once
 
 #include <chrono>
@@ -34,6 +42,7 @@
 #include "controller/store/sqlite.h"
 #include "controller/store/system_store.h"
 #include "controller/swarm/docker_client.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::nginx {
 
@@ -54,6 +63,10 @@ struct NginxManagerOptions {
   std::chrono::milliseconds poll_idle{3000};     // ... otherwise
   std::chrono::milliseconds refused_retry_min{5000};    // a refused tree is tried again after
   std::chrono::milliseconds refused_retry_max{300000};  // ... doubling up to this
+  // Traces of renders nobody asked for: their own root spans (null: untraced), or the span of
+  // the work they most likely belong to (a rollout in progress; empty: none).
+  tracing::Tracer* tracer = nullptr;
+  std::function<tracing::Parent()> poll_parent;
 };
 
 // What became of the renders requested up to a ticket.
@@ -79,7 +92,7 @@ class NginxManager {
   void stop();
 
   // Something nginx may need to hear about changed (store committed first). The ticket is for
-  // wait_applied.
+  // wait_applied. The calling thread's current span, if any, may parent the render's spans.
   std::uint64_t request_render();
   // Waits until a render that began after `ticket` was requested has finished.
   ApplyOutcome wait_applied(std::uint64_t ticket, std::chrono::milliseconds timeout);
@@ -106,7 +119,9 @@ class NginxManager {
   };
 
   void loop();
-  void render_and_apply();
+  // `requested`: the span of the request that asked (empty: a poll, or nobody traced);
+  // `requests`: how many request_render() calls this render covers.
+  void render_and_apply(const tracing::Parent& requested, std::uint64_t requests);
   std::optional<Snapshot> snapshot(std::string& why);
   RenderState state_for(const Snapshot& snapshot) const;
   // Renders; a stored snippet nginx -t refuses is dropped (logged) and the render repeated,
@@ -141,6 +156,7 @@ class NginxManager {
   bool dirty_ = true;
   std::uint64_t requested_ = 0;  // tickets handed out
   std::uint64_t finished_ = 0;   // every ticket up to this one has had its render
+  tracing::Parent render_parent_;  // the first traced request since the last render began
   bool last_live_ = false;
   std::string state_ = "starting";
   bool tree_in_place_ = false;      // the last apply succeeded: state() asks whether nginx runs
