@@ -30,6 +30,7 @@
 #include "controller/api/login_routes.h"
 #include "controller/api/ssl_routes.h"
 #include "controller/api/system_routes.h"
+#include "controller/api/version.h"
 #include "controller/audit/audit_trail.h"
 #include "controller/auth/sessions.h"
 #include "controller/config/settings.h"
@@ -49,7 +50,10 @@
 #include "controller/swarm/docker_metrics.h"
 #include "controller/tls/certificate.h"
 #include "controller/tls/certificate_store.h"
+#include "controller/trace/span_export.h"
+#include "controller/trace/tracer.h"
 #include "shared/metrics/exposition.h"
+#include "shared/otlp/otlp_http.h"
 
 namespace {
 
@@ -58,6 +62,9 @@ constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
 constexpr std::string_view kProgram = "captain-controller";
+
+// What the span exporter may spend shipping queued spans once the server has stopped.
+constexpr std::chrono::seconds kTraceFlushBudget{5};
 
 // HTTP-01 challenge files: on the generated-config volume, which nginx already reads (in the
 // Swarm stack the data directory is the controller's alone).
@@ -172,6 +179,33 @@ int run(int argc, char** argv) {
 
   captain::logging::JsonLog log(std::cout);
 
+  // The controller's own spans, exported when trace_export_endpoint is set. Declared before
+  // everything that makes spans, so the tracer outlives them and the exporter outlives it.
+  std::unique_ptr<captain::tracing::SpanExport> span_export;
+  if (!settings.trace_export_endpoint.empty()) {
+    std::string why;
+    captain::tracing::ExportSettings export_settings;
+    // load_settings checked the endpoint with traces_url already.
+    export_settings.url = captain::otlp::traces_url(settings.trace_export_endpoint, &why).value();
+    export_settings.batch = settings.trace_export_batch;
+    export_settings.interval = settings.trace_export_interval;
+    export_settings.queue = settings.trace_export_queue;
+    span_export = std::make_unique<captain::tracing::SpanExport>(
+        export_settings,
+        captain::tracing::controller_resource(settings.trace_service_name,
+                                              captain::api::kControllerVersion),
+        captain::otlp::Scope{std::string(kProgram), std::string(captain::api::kControllerVersion)},
+        log);
+    if (!span_export->start(&why)) {
+      std::cerr << kProgram << ": cannot start the span exporter: " << why << "\n";
+      return kExitFailure;
+    }
+    log.info("exporting spans", {{"url", export_settings.url},
+                                 {"sample_ratio", settings.trace_sample_ratio},
+                                 {"service_name", settings.trace_service_name}});
+  }
+  captain::tracing::Tracer tracer(settings.trace_sample_ratio, span_export.get());
+
   // The store: created on first run, migrated to this binary's schema, then the credentials.
   std::error_code dir_error;
   std::filesystem::create_directories(settings.data_dir, dir_error);
@@ -266,6 +300,8 @@ int run(int argc, char** argv) {
     options.configured_root_domain = settings.root_domain;
     options.pipeline = pipeline_options(settings, docker, log);
     options.override_file = settings.nginx_override_file;
+    options.tracer = &tracer;
+    options.poll_parent = [&deployer] { return deployer.rollout_trace(); };
     options.default_certificate = default_certificate(settings, log);
     options.certificates = [&certificate_store](const std::set<std::string>& domains) {
       std::map<std::string, captain::nginx::CertificateLoad> out;
@@ -349,7 +385,7 @@ int run(int argc, char** argv) {
   server_options.max_connections_per_client = settings.max_connections_per_client;
   server_options.unlimited_clients = settings.trusted_proxies;
   captain::http::Router routes;
-  captain::http::Server server(routes, server_options);
+  captain::http::Server server(routes, server_options, &tracer);
   captain::api::install_error_responses(routes, log);
   captain::api::HealthProbes probes;
   probes.store = [&db] {
@@ -369,6 +405,7 @@ int run(int argc, char** argv) {
     render_orphans(out, deployer.orphans().size());
     if (nginx) nginx->render_metrics(out);
     if (certificates) certificates->render_metrics(out);
+    captain::tracing::render_trace_metrics(out, span_export.get());
   });
 
   captain::api::ApiRouter router(routes, metrics, log, captain::api::token_authenticator(services),
@@ -417,6 +454,9 @@ int run(int argc, char** argv) {
   deployer.stop();
   if (certificates) certificates->stop();
   if (nginx) nginx->stop();
+  // Last, so the spans of the requests and work just stopped go too; bounded, so a collector
+  // that does not answer cannot hold up the stop.
+  if (span_export) span_export->stop(kTraceFlushBudget);
   if (!served) {
     log.error("stopped: the accept loop failed", {{"address", settings.listen.to_string()}});
     return kExitFailure;

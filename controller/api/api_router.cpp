@@ -3,6 +3,8 @@
 #include <exception>
 #include <fstream>
 
+#include "controller/trace/tracer.h"
+
 namespace captain::api {
 namespace {
 
@@ -57,6 +59,20 @@ Expected<std::string, std::string> read_spooled_json(const std::string& path) {
   return text;
 }
 
+http::RouteOptions route_options(http::Lane lane, std::size_t body_limit) {
+  http::RouteOptions options;
+  options.lane = lane;
+  options.body_limit = body_limit;
+  return options;
+}
+
+// The envelope's status on the request's span (captain.status: 100, 1102, ...).
+void annotate_span(int api_status) {
+  tracing::Span* span = tracing::current_span();
+  if (span == nullptr || api_status == 0) return;  // 0: a plain 404, no envelope
+  span->set("captain.status", api_status);
+}
+
 }  // namespace
 
 bool Call::query_flag(const std::string& name) const {
@@ -75,19 +91,20 @@ ApiRouter::ApiRouter(http::Router& http, ApiMetrics& metrics, logging::JsonLog& 
 
 void ApiRouter::get(const std::string& route, const std::string& pattern, Handler handler,
                     http::Lane lane) {
-  add("GET", route, pattern, std::move(handler), {lane, 0, {}, {}});
+  add("GET", route, pattern, std::move(handler), route_options(lane, 0));
 }
 
 void ApiRouter::post(const std::string& route, const std::string& pattern, Handler handler,
                      http::Lane lane, std::size_t body_limit) {
-  add("POST", route, pattern, std::move(handler), {lane, body_limit, {}, {}});
+  add("POST", route, pattern, std::move(handler), route_options(lane, body_limit));
 }
 
 void ApiRouter::upload(const std::string& route, const std::string& pattern, Handler handler,
                        http::Lane lane, std::size_t body_limit, std::string spool_dir,
                        AppTokenCheck app_token) {
   if (app_token) app_token_routes_["POST " + route] = std::move(app_token);
-  http::RouteOptions options{lane, body_limit, std::move(spool_dir), {}};
+  http::RouteOptions options = route_options(lane, body_limit);
+  options.spool_dir = std::move(spool_dir);
   options.admit = [this, route](const http::Request& req, http::Response& res) {
     const auto started = std::chrono::steady_clock::now();
     const RequestContext context = make_request_context(req, trusted_proxies_);
@@ -103,7 +120,7 @@ void ApiRouter::upload(const std::string& route, const std::string& pattern, Han
 void ApiRouter::webhook(const std::string& route, const std::string& pattern, Handler handler,
                         std::size_t body_limit) {
   webhook_routes_.insert(route);
-  add("POST", route, pattern, std::move(handler), {http::Lane::quick, body_limit, {}, {}});
+  add("POST", route, pattern, std::move(handler), route_options(http::Lane::quick, body_limit));
 }
 
 std::optional<ApiResult> ApiRouter::precheck(const std::string& route, const Call& call) const {
@@ -129,6 +146,7 @@ std::optional<ApiResult> ApiRouter::precheck(const std::string& route, const Cal
 void ApiRouter::add(const std::string& method, const std::string& route, const std::string& pattern,
                     Handler handler, http::RouteOptions options) {
   const std::string regex = std::string(kApiPrefix) + pattern + "/?";
+  options.name = std::string(kApiPrefix) + route;
   auto serve_route = [this, method, route, handler = std::move(handler)](const http::Request& req,
                                                                          http::Response& res) {
     serve(method, route, handler, req, res);
@@ -146,17 +164,20 @@ void ApiRouter::finish() {
     return failure(ApiStatus::route_not_found, "Not Found");
   };
   for (const char* method : {"GET", "POST"}) {
-    add(method, "/user/*", "/user/.*", not_found, {});
+    add(method, "/user/*", "/user/.*", not_found, route_options(http::Lane::quick, 0));
   }
   const auto wrong_version = [this](const http::Request& req, http::Response& res) {
     const RequestContext context = make_request_context(req, trusted_proxies_);
     add_context_headers(context, res);
     send(res, failure(ApiStatus::generic_error, "This captain instance only accepts API v2"));
     metrics_.record_request("/api/*", req.method, 200, 1000, {});
+    annotate_span(1000);
   };
   const std::string other_versions = R"(/api/(?!v2(/|$))[^/]+(/.*)?)";
-  http_.get(other_versions, wrong_version);
-  http_.post(other_versions, wrong_version);
+  http::RouteOptions options = route_options(http::Lane::quick, 0);
+  options.name = "/api/*";
+  http_.get(other_versions, wrong_version, options);
+  http_.post(other_versions, wrong_version, options);
 }
 
 void ApiRouter::serve(const std::string& method, const std::string& route, const Handler& handler,
@@ -214,7 +235,8 @@ void ApiRouter::serve(const std::string& method, const std::string& route, const
     log_.error("request handler failed", {{"route", route},
                                           {"error", e.what()},
                                           {"request_id", context.request_id},
-                                          {"trace_id", context.trace_id}});
+                                          {"trace_id", context.trace_id},
+                                          {"span_id", context.span_id}});
     result = failure(ApiStatus::generic_error,
                      "internal error; see the controller log for request " + context.request_id);
   }
@@ -240,6 +262,10 @@ void ApiRouter::answer(const std::string& method, const std::string& route,
   }
   const auto elapsed = std::chrono::steady_clock::now() - started;
   metrics_.record_request(route, method, http_status, api_status, elapsed);
+  annotate_span(api_status);
+  if (tracing::Span* span = tracing::current_span(); span != nullptr && span->recording()) {
+    span->set("client.address", context.client_ip);  // the real client, behind a trusted proxy
+  }
   log_.info("request", {{"method", method},
                         {"route", route},
                         {"path", req.path},
@@ -248,7 +274,8 @@ void ApiRouter::answer(const std::string& method, const std::string& route,
                         {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
                         {"client_ip", context.client_ip},
                         {"request_id", context.request_id},
-                        {"trace_id", context.trace_id}});
+                        {"trace_id", context.trace_id},
+                        {"span_id", context.span_id}});
 }
 
 }  // namespace captain::api

@@ -27,6 +27,7 @@ void register_checkhealth_route(http::Router& http, std::string instance_id) {
   // The priority lane, as /health/*: a monitor's probe must not queue behind slow API calls.
   http::RouteOptions priority;
   priority.lane = http::Lane::priority;
+  priority.starts_traces = false;  // a monitor's probe starts no trace of its own
   http.get(
       "/checkhealth/?",
       [id = std::move(instance_id)](http::Request&, http::Response& res) {

@@ -3,11 +3,15 @@
 namespace captain::http {
 
 void Router::get(const std::string& pattern, Handler handler, RouteOptions options) {
-  routes_.push_back({"GET", std::regex(pattern), std::move(handler), options});
+  std::string name = options.name.empty() ? pattern : options.name;
+  routes_.push_back(
+      {"GET", std::regex(pattern), std::move(handler), std::move(options), std::move(name)});
 }
 
 void Router::post(const std::string& pattern, Handler handler, RouteOptions options) {
-  routes_.push_back({"POST", std::regex(pattern), std::move(handler), options});
+  std::string name = options.name.empty() ? pattern : options.name;
+  routes_.push_back(
+      {"POST", std::regex(pattern), std::move(handler), std::move(options), std::move(name)});
 }
 
 void Router::set_not_found(Handler handler) {

@@ -34,6 +34,12 @@ struct RouteOptions {
   // `100 Continue`): false refuses the request with `res` as the answer, its body unread. So an
   // unauthenticated client cannot make the listener take a large body.
   std::function<bool(const Request&, Response&)> admit;
+  // The route as traces show it (http.route, the span's name): a template such as
+  // "/api/v2/user/apps/appData/:app", never a path with its values. Empty: the pattern.
+  std::string name{};
+  // Whether a request without a sampled traceparent may start a trace of its own; false for
+  // probes and scrapes, which a trace sampled at 100% would otherwise be mostly made of.
+  bool starts_traces = true;
 };
 
 struct Route {
@@ -41,6 +47,7 @@ struct Route {
   std::regex pattern;
   Handler handler;
   RouteOptions options;
+  std::string name;  // options.name, or the pattern as registered
 };
 
 class Router {

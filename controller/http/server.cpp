@@ -1,6 +1,7 @@
 #include "controller/http/server.h"
 
 #include <netdb.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/bind_executor.hpp>
@@ -45,6 +46,16 @@ using error_code = boost::system::error_code;
 // a pipelined request): this much, beyond the header limit.
 constexpr std::size_t kReadAhead = 64 * 1024;
 
+// The methods HTTP semantic conventions name; any other is "_OTHER", so a client inventing
+// methods cannot multiply span names.
+bool known_method(std::string_view method) {
+  for (std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}) {
+    if (method == known) return true;
+  }
+  return false;
+}
+
 // Resolving first gives a precise reason for a bad host.
 std::string resolve_error(const std::string& host, std::uint16_t port) {
   addrinfo hints{};
@@ -64,9 +75,10 @@ class Server::Impl {
  public:
   class Session;
 
-  Impl(const Router& router, ServerOptions options)
+  Impl(const Router& router, ServerOptions options, tracing::Tracer* tracer)
       : router_(router),
         options_(options),
+        tracer_(tracer),
         limits_(options.max_connections, options.max_connections_per_client),
         acceptor_(io_),
         priority_(static_cast<std::size_t>(std::max(1, options.priority_threads))),
@@ -158,6 +170,7 @@ class Server::Impl {
 
   const Router& router_;
   const ServerOptions options_;
+  tracing::Tracer* const tracer_;  // null: no spans
   ConnectionLimits limits_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
@@ -194,6 +207,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  private:
   void read_header() {
     if (server_.stopping()) return close();
+    span_ = tracing::Span{};
     req_ = Request{};
     req_.remote_addr = client_;
     route_ = nullptr;
@@ -255,10 +269,11 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     for (const auto& field : message) {
       req_.headers.add(std::string(field.name_string()), std::string(field.value()));
     }
+    route_ = server_.router_.match(req_.method, req_.path, req_.matches);
+    start_span();
     if (std::string why = field_problem(req_.headers, message.version()); !why.empty()) {
       return fail(400, why);
     }
-    route_ = server_.router_.match(req_.method, req_.path, req_.matches);
     const std::size_t limit = route_ != nullptr && route_->options.body_limit != 0
                                   ? route_->options.body_limit
                                   : server_.options_.body_max_bytes;
@@ -281,6 +296,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                  auto res = std::make_shared<Response>();
                  bool admitted = false;
                  try {
+                   const tracing::CurrentScope traced(self->span_);
                    admitted = self->route_->options.admit(self->req_, *res);
                  } catch (...) {
                    *res = Response{};
@@ -338,6 +354,7 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
                            std::strerror(errno));
     }
     req_.body_file = path;
+    upload_span_ = tracing::start_span(span_.parent(), "upload");
     const std::size_t limit = route_->options.body_limit != 0 ? route_->options.body_limit
                                                               : server_.options_.body_max_bytes;
     spool_parser_.emplace(std::move(*parser_));
@@ -355,16 +372,26 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   void continue_spool() {
     if (spool_parser_->is_done()) {
       spool_parser_->get().body().close();
+      if (upload_span_.recording()) {
+        struct stat st {};
+        if (::stat(req_.body_file.c_str(), &st) == 0) {
+          upload_span_.set("http.request.body.size", static_cast<std::int64_t>(st.st_size));
+        }
+      }
+      upload_span_.end();
       return dispatch();
     }
     stream_.expires_after(server_.options_.body_timeout);
     bhttp::async_read_some(stream_, buffer_, *spool_parser_,
                            [self = shared_from_this()](error_code ec, std::size_t) {
                              if (ec == bhttp::error::body_limit) {
+                               self->upload_span_.set_error("the body is larger than allowed");
                                self->discard_spool();
                                return self->fail(413, "the request body is larger than allowed");
                              }
                              if (ec) {
+                               self->upload_span_.set_error("the upload broke off: " +
+                                                            ec.message());
                                self->discard_spool();
                                return self->close();
                              }
@@ -390,7 +417,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     asio::post(server_.pool_for(lane),
                [self = shared_from_this(), keep_alive, work = std::move(work)]() mutable {
                  auto res = std::make_shared<Response>();
-                 self->server_.router_.handle(self->route_, self->req_, *res);
+                 {
+                   const tracing::CurrentScope traced(self->span_);
+                   self->server_.router_.handle(self->route_, self->req_, *res);
+                 }
                  asio::post(self->stream_.get_executor(),
                             [self, res, keep_alive, work = std::move(work)]() mutable {
                               self->discard_spool();
@@ -443,15 +473,52 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     } else {
       message->prepare_payload();
     }
+    if (span_.recording()) {
+      span_.set("http.response.status_code", res.status);
+      if (res.status >= 500) span_.set_error("HTTP " + std::to_string(res.status));
+    }
     stream_.expires_after(server_.options_.write_timeout);
     bhttp::async_write(
         stream_, *message,
         [self = shared_from_this(), message, close_after](error_code ec, std::size_t) {
           self->busy_ = false;
           ++self->served_;
+          self->upload_span_.end();
+          self->span_.end();
           if (ec || close_after) return self->close();
           self->read_header();
         });
+  }
+
+  // The request's SERVER span, once its header is parsed and its route known (none before:
+  // an unparsable header has no method or path to name it by).
+  void start_span() {
+    if (server_.tracer_ == nullptr) return;
+    const bool known = known_method(req_.method);
+    std::string name = known ? req_.method : std::string("HTTP");
+    if (route_ != nullptr) name += " " + route_->name;
+    // Sent more than once, traceparent is invalid (W3C): a new trace.
+    const std::string traceparent =
+        req_.headers.count("traceparent") == 1 ? req_.headers.get("traceparent") : std::string();
+    std::string tracestate;
+    for (const auto& [field, value] : req_.headers.fields()) {
+      if (!iequals(field, "tracestate")) continue;
+      if (!tracestate.empty()) tracestate += ',';
+      tracestate += value;
+    }
+    span_ = server_.tracer_->start_server(std::move(name), traceparent, tracestate,
+                                          route_ == nullptr || route_->options.starts_traces);
+    if (!span_.recording()) return;
+    span_.set("http.request.method", known ? std::string_view(req_.method) : "_OTHER");
+    if (!known) span_.set("http.request.method_original", req_.method);
+    if (route_ != nullptr) span_.set("http.route", route_->name);
+    span_.set("url.path", req_.path);
+    span_.set("url.scheme", "http");
+    span_.set("network.peer.address", client_);
+    span_.set("client.address", client_);  // the API router puts the real client here
+    if (const std::string agent = req_.headers.get("User-Agent"); !agent.empty()) {
+      span_.set("user_agent.original", agent);
+    }
   }
 
   void close() {
@@ -485,6 +552,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::file_body>> spool_parser_;  // a spooled body
   Request req_;
   const Route* route_ = nullptr;
+  // The request's span: touched by the io thread and, while it runs the route's admission check
+  // or handler, one worker (asio's queue orders the two).
+  tracing::Span span_;
+  tracing::Span upload_span_;  // a spooled body being received (io thread only)
   std::size_t served_ = 0;
   bool busy_ = false;
   bool lingering_ = false;  // the next close() reads out what the client still sends first
@@ -541,8 +612,8 @@ void Server::Impl::accept() {
   });
 }
 
-Server::Server(const Router& router, ServerOptions options)
-    : impl_(std::make_unique<Impl>(router, options)) {}
+Server::Server(const Router& router, ServerOptions options, tracing::Tracer* tracer)
+    : impl_(std::make_unique<Impl>(router, options, tracer)) {}
 
 Server::~Server() {
   impl_->stop();

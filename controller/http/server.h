@@ -11,7 +11,10 @@
 //   * smuggling shapes (Content-Length with Transfer-Encoding, conflicting or repeated
 //     Content-Length, obs-fold, bare LF) are refused with 400 and the connection closed;
 //   * handlers run in worker pools by lane (router.h): /health and login keep answering while
-//     slow calls (a deploy waiting for its rollout) fill their own pool.
+//     slow calls (a deploy waiting for its rollout) fill their own pool;
+//   * with a tracer, every request gets a SERVER span (trace/tracer.h), named by its route's
+//     template, current on the worker thread while the route's admission check and handler run
+//     and ended once the answer is written; a spooled body gets an "upload" child span.
 #pragma once
 
 #include <chrono>
@@ -24,6 +27,7 @@
 #include "controller/config/cidr.h"
 #include "controller/config/listen_address.h"
 #include "controller/http/router.h"
+#include "controller/trace/tracer.h"
 
 namespace captain::http {
 
@@ -52,7 +56,8 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(const Router& router, ServerOptions options = {});
+  // `tracer` null: no spans (request contexts then make their own ids).
+  Server(const Router& router, ServerOptions options = {}, tracing::Tracer* tracer = nullptr);
   ~Server();
 
   Server(const Server&) = delete;
