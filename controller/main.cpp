@@ -94,6 +94,9 @@ captain::nginx::RenderSettings render_settings(const captain::config::Settings& 
   rs.metrics.allow = settings.metrics_allow;
   rs.metrics.bearer_token = settings.metrics_token;
   rs.api.rate_limit = settings.api_rate_limit;
+  rs.trace.endpoint = settings.nginx_trace_export_endpoint.value_or(settings.trace_export_endpoint);
+  if (rs.trace.endpoint == "off") rs.trace.endpoint.clear();
+  rs.trace.sample_ratio = settings.trace_sample_ratio;
   rs.api.max_body_bytes = settings.max_body_bytes;
   rs.api.upload_max_bytes = settings.upload_max_bytes;
   // A deploy without ?detached=1 answers when its build and rollout end.

@@ -400,6 +400,17 @@ constexpr std::array kOptions{
              s.trace_export_endpoint = v;
              return ok();
            }},
+    Option{"nginx_trace_export_endpoint", "CAPTAIN_NGINX_TRACE_EXPORT_ENDPOINT", "",
+           "OTLP/HTTP collector for nginx's spans as nginx reaches it (default: "
+           "trace_export_endpoint; \"off\": nginx exports nothing)",
+           [](Settings& s, std::string_view v) -> Expected<void, std::string> {
+             std::string why;
+             if (v != "off" && !otlp::traces_url(v, &why)) {
+               return Unexpected("\"" + std::string(v) + "\" is not an OTLP/HTTP endpoint: " + why);
+             }
+             s.nginx_trace_export_endpoint = std::string(v);
+             return ok();
+           }},
     Option{"trace_sample_ratio", "CAPTAIN_TRACE_SAMPLE_RATIO", "",
            "share of new traces recorded, 0 to 1 (1); a request's sampled traceparent decides "
            "for its own trace",

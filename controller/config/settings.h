@@ -99,6 +99,9 @@ struct Settings {
   // share of new traces recorded (a caller's traceparent decides for its own trace), the
   // service name they carry, and the export's batching.
   std::string trace_export_endpoint;
+  // Where nginx sends its spans (captain_trace_export); unset: trace_export_endpoint, "off":
+  // nowhere. nginx may reach the collector by another address (another container, node).
+  std::optional<std::string> nginx_trace_export_endpoint;
   double trace_sample_ratio = 1.0;
   std::string trace_service_name = "captain-controller";
   std::size_t trace_export_batch = 512;

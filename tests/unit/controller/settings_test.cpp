@@ -308,6 +308,29 @@ TEST(Settings, AnEmptyEndpointTurnsExportOffAgain) {
   EXPECT_TRUE(startup->settings.trace_export_endpoint.empty());
 }
 
+TEST(Settings, NginxExportsWhereTheControllerDoesUnlessToldOtherwise) {
+  std::vector<std::string_view> none;
+  auto same = load_settings(none, env_of({{"CAPTAIN_TRACE_EXPORT_ENDPOINT", "http://otel:4318"}}),
+                            files_of({}));
+  ASSERT_TRUE(same) << same.error();
+  EXPECT_FALSE(same->settings.nginx_trace_export_endpoint.has_value());
+  auto other = load_settings(none,
+                             env_of({{"CAPTAIN_TRACE_EXPORT_ENDPOINT", "http://127.0.0.1:4318"},
+                                     {"CAPTAIN_NGINX_TRACE_EXPORT_ENDPOINT", "http://otel:4318"}}),
+                             files_of({}));
+  ASSERT_TRUE(other) << other.error();
+  EXPECT_EQ(other->settings.nginx_trace_export_endpoint, "http://otel:4318");
+  auto off = load_settings(none, env_of({{"CAPTAIN_NGINX_TRACE_EXPORT_ENDPOINT", "off"}}),
+                           files_of({}));
+  ASSERT_TRUE(off) << off.error();
+  EXPECT_EQ(off->settings.nginx_trace_export_endpoint, "off");
+  auto bad = load_settings(none, env_of({{"CAPTAIN_NGINX_TRACE_EXPORT_ENDPOINT", "otel:4318"}}),
+                           files_of({}));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("CAPTAIN_NGINX_TRACE_EXPORT_ENDPOINT"), std::string::npos)
+      << bad.error();
+}
+
 TEST(Settings, TraceMistakesNameTheSetting) {
   std::vector<std::string_view> none;
   struct Case {
