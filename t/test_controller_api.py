@@ -214,6 +214,13 @@ def test_request_and_trace_ids_are_returned_and_continued(api):
     lines = [line for line in api.controller.log_lines()
              if line.get("msg") == "request" and line.get("request_id") == "my-req-1"]
     assert lines and lines[0]["trace_id"] == trace
+    assert api.last_headers["traceparent"].endswith("-01")  # the caller's flags, kept
+    api.call("GET", "/api/v2/user/system/info",
+             headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-03"})
+    assert api.last_headers["traceparent"].endswith("-03")  # sampled and random (Level 2)
+    # A trace started here (export off: nothing sampled) has a random trace id: flag 02.
+    api.call("GET", "/api/v2/user/system/info")
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-02", api.last_headers["traceparent"])
     # A malformed id is replaced, never echoed.
     api.call("GET", "/api/v2/user/system/info", headers={"X-Request-ID": "bad id\u00e9"})
     assert api.last_headers["x-request-id"] != "bad id"

@@ -1,39 +1,14 @@
 #include "controller/api/request_context.h"
 
-#include <openssl/rand.h>
-
 #include <array>
 #include <cstdint>
-#include <random>
 
 #include "controller/api/client_address.h"
+#include "controller/trace/random_id.h"
 #include "shared/request_id/request_id.h"
 #include "shared/trace_context/traceparent.h"
 
 namespace captain::api {
-namespace {
-
-// OpenSSL's CSPRNG: the controller handles a few requests per second, so the cost is
-// irrelevant and ids stay unpredictable. std::random_device is the fallback if RAND_bytes
-// ever fails (it does not on Linux once seeded).
-template <std::size_t N>
-std::array<std::uint8_t, N> random_bytes() {
-  std::array<std::uint8_t, N> out{};
-  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
-    std::random_device device;
-    for (auto& b : out) b = static_cast<std::uint8_t>(device());
-  }
-  return out;
-}
-
-template <std::size_t N>
-std::array<std::uint8_t, N> random_non_zero_id() {
-  auto id = random_bytes<N>();
-  if (trace::is_all_zero(id)) id[N - 1] = 1;  // all-zero ids are invalid in W3C trace context
-  return id;
-}
-
-}  // namespace
 
 RequestContext make_request_context(const http::Request& req,
                                     const std::vector<config::Cidr>& trusted_proxies) {
@@ -44,7 +19,7 @@ RequestContext make_request_context(const http::Request& req,
     context.request_id = incoming_id;
   } else {
     char id[kMaxGeneratedIdLength];
-    const auto length = format_request_id(RequestIdFormat::uuid, random_bytes<16>(), id);
+    const auto length = format_request_id(RequestIdFormat::uuid, tracing::random_id<16>(), id);
     context.request_id.assign(id, length);
   }
 
@@ -52,16 +27,18 @@ RequestContext make_request_context(const http::Request& req,
     context.traceparent = span->context().traceparent();
     context.span = span->parent();
   } else {
+    // No span for this request: its context is still passed on. A caller's flags are kept
+    // (sampled, random); a trace started here is random (Level 2) and not sampled.
     trace::TraceId trace_id{};
-    bool sampled = false;
+    std::uint8_t flags = trace::kFlagRandom;
     if (auto parent = trace::parse_traceparent(req.get_header_value("traceparent"))) {
       trace_id = parent->trace_id;
-      sampled = parent->sampled();
+      flags = parent->flags & trace::kKnownFlags;
     } else {
-      trace_id = random_non_zero_id<16>();
+      trace_id = tracing::random_id<16>();
     }
     char traceparent[trace::kTraceparentLength];
-    trace::format_traceparent(trace_id, random_non_zero_id<8>(), sampled, traceparent);
+    trace::format_traceparent(trace_id, tracing::random_id<8>(), flags, traceparent);
     context.traceparent.assign(traceparent, sizeof traceparent);
   }
   context.trace_id = context.traceparent.substr(trace::kTraceIdOffset, 32);

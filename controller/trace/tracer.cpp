@@ -1,32 +1,16 @@
 #include "controller/trace/tracer.h"
 
-#include <openssl/rand.h>
-
 #include <array>
 #include <chrono>
 #include <cmath>
-#include <random>
 #include <utility>
 
+#include "controller/trace/random_id.h"
 #include "shared/encoding/hex.h"
 #include "shared/trace_context/tracestate.h"
 
 namespace captain::tracing {
 namespace {
-
-// OpenSSL's CSPRNG, as request ids use: unpredictable ids, at a cost (well under a
-// microsecond) that nothing in the controller notices. A thread-local generator seeded from
-// std::random_device is the fallback if RAND_bytes ever fails (it does not on Linux).
-template <std::size_t N>
-std::array<std::uint8_t, N> random_id() {
-  std::array<std::uint8_t, N> id{};
-  if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1) {
-    thread_local std::mt19937_64 fallback{std::random_device{}()};
-    for (auto& b : id) b = static_cast<std::uint8_t>(fallback());
-  }
-  if (trace::is_all_zero(id)) id[N - 1] = 1;  // all-zero ids are invalid in W3C trace context
-  return id;
-}
 
 std::uint64_t unix_nanos_now() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -13,6 +13,7 @@
 
 #include "controller/nginx/config_pipeline.h"
 #include "controller/process/run_command.h"
+#include "tests/unit/controller/loopback_port.h"
 #include "tests/unit/controller/store_fixture.h"
 
 namespace captain::nginx {
@@ -21,25 +22,13 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kNginx = "/usr/sbin/nginx";
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class ConfigPipelineTest : public store::TempDirTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(fs::exists(kNginx)) << kNginx << " missing: scripts/setup installs nginx";
     TempDirTest::SetUp();
     fs::create_directories(dir_ / "run");
-    port_ = free_port();
+    port_ = captain::testing::unused_loopback_port();
   }
   void TearDown() override {
     std::ifstream in(dir_ / "run" / "nginx.pid");

@@ -15,6 +15,7 @@
 
 #include "controller/log/json_log.h"
 #include "controller/trace/span_export.h"
+#include "tests/unit/controller/loopback_port.h"
 
 namespace captain::tracing {
 namespace {
@@ -307,24 +308,12 @@ TEST(Span, TracestateIsKeptNormalized) {
   EXPECT_EQ(spans[1].trace_state, "");
 }
 
-// A port nothing listens on: bound, then closed.
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(SpanExport, AFullQueueDropsAndCounts) {
   std::ostringstream out;
   logging::JsonLog log(out);
   ExportSettings settings;
-  settings.url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
+  settings.url =
+      "http://127.0.0.1:" + std::to_string(captain::testing::unused_loopback_port()) + "/v1/traces";
   settings.queue = 2;
   settings.batch = 100;
   SpanExport exporter(settings, controller_resource("captain-controller", "0.1.0"), {}, log);
@@ -343,7 +332,8 @@ TEST(SpanExport, ACollectorThatIsDownCountsExportFailed) {
   std::ostringstream out;
   logging::JsonLog log(out);
   ExportSettings settings;
-  settings.url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
+  settings.url =
+      "http://127.0.0.1:" + std::to_string(captain::testing::unused_loopback_port()) + "/v1/traces";
   settings.batch = 2;
   settings.timeout = std::chrono::milliseconds(2000);
   SpanExport exporter(settings, controller_resource("captain-controller", "0.1.0"), {}, log);
