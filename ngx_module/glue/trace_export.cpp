@@ -35,27 +35,24 @@ struct WorkerExport {
   trace_export::SpanRing ring;
   otlp::BatchExporter exporter;
   trace_export::WorkerExportCounters* counters;
-  std::size_t batch;
 
   WorkerExport(const TraceExportConf& conf, otlp::Resource resource,
                trace_export::WorkerExportCounters* c)
       : ring(conf.queue),
-        exporter(
-            otlp::ExportConfig{std::string(to_view(conf.url)), conf.batch,
-                               std::chrono::milliseconds(conf.interval),
-                               std::chrono::milliseconds(conf.timeout)},
-            std::move(resource), otlp::Scope{"ngx_http_captain_module", kModuleVersion}, ring,
-            [c](const otlp::BatchOutcome& o) {
-              if (o.delivered) {
-                c->exported.fetch_add(o.spans, std::memory_order_relaxed);
-                c->requests_ok.fetch_add(1, std::memory_order_relaxed);
-              } else {
-                c->dropped_export.fetch_add(o.spans, std::memory_order_relaxed);
-                c->requests_failed.fetch_add(1, std::memory_order_relaxed);
-              }
-            }),
-        counters(c),
-        batch(conf.batch) {}
+        exporter(otlp::ExportConfig{std::string(to_view(conf.url)), conf.batch,
+                                    std::chrono::milliseconds(conf.interval),
+                                    std::chrono::milliseconds(conf.timeout)},
+                 std::move(resource), otlp::Scope{"ngx_http_captain_module", kModuleVersion}, ring,
+                 [c](const otlp::BatchOutcome& o) {
+                   if (o.delivered) {
+                     c->exported.fetch_add(o.spans, std::memory_order_relaxed);
+                     c->requests_ok.fetch_add(1, std::memory_order_relaxed);
+                   } else {
+                     c->dropped_export.fetch_add(o.spans, std::memory_order_relaxed);
+                     c->requests_failed.fetch_add(1, std::memory_order_relaxed);
+                   }
+                 }),
+        counters(c) {}
 };
 
 WorkerExport* g_worker_export = nullptr;
@@ -66,25 +63,20 @@ trace_export::ExportCountersTable* counters_table(ngx_shm_zone_t* zone) noexcept
 }
 
 ngx_int_t init_counters_zone(ngx_shm_zone_t* shm_zone, void* old_data) noexcept {
-  if (old_data != nullptr) {
-    // A reload kept the segment: keep the totals.
-    ShmRegion* region = existing_region(shm_zone);
-    auto* table = static_cast<trace_export::ExportCountersTable*>(region->table());
-    if (table->layout_version == trace_export::kCountersLayoutVersion) {
-      shm_zone->data = table;
-      return NGX_OK;
-    }
-  }
+  // A reload that kept the segment keeps the totals, unless their layout changed.
   ShmRegion* region = old_data != nullptr ? existing_region(shm_zone) : allocate_region(shm_zone);
   if (region == nullptr || region->table_bytes < sizeof(trace_export::ExportCountersTable)) {
     ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                   "captain_trace_export: could not allocate its counters");
     return NGX_ERROR;
   }
-  static_assert(std::is_trivially_destructible_v<trace_export::ExportCountersTable>);
-  auto* table = new (region->table()) trace_export::ExportCountersTable();  // all zero
-  table->layout_version = trace_export::kCountersLayoutVersion;
-  table->slots = trace_export::kMaxWorkerSlots;
+  auto* table = static_cast<trace_export::ExportCountersTable*>(region->table());
+  if (old_data == nullptr || table->layout_version != trace_export::kCountersLayoutVersion) {
+    static_assert(std::is_trivially_destructible_v<trace_export::ExportCountersTable>);
+    table = new (region->table()) trace_export::ExportCountersTable();  // all zero
+    table->layout_version = trace_export::kCountersLayoutVersion;
+    table->slots = trace_export::kMaxWorkerSlots;
+  }
   shm_zone->data = table;
   return NGX_OK;
 }
@@ -109,12 +101,6 @@ std::string host_name() {
   return buf;
 }
 
-// $status's rule: an error status set while finalizing wins over the header's.
-int response_status(const ngx_http_request_t* r) noexcept {
-  if (r->err_status != 0) return static_cast<int>(r->err_status);
-  return static_cast<int>(r->headers_out.status);
-}
-
 std::uint64_t unix_nano(time_t sec, ngx_msec_t msec) noexcept {
   return static_cast<std::uint64_t>(sec) * 1'000'000'000ULL +
          static_cast<std::uint64_t>(msec) * 1'000'000ULL;
@@ -124,8 +110,8 @@ std::string_view route_of(ngx_http_request_t* r, const LocConf* lcf) noexcept {
   if (const auto* route = static_cast<const MetricsRoute*>(lcf->metrics_route)) {
     return to_view(route->route);
   }
-  auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
-      ngx_http_get_module_loc_conf(r, ngx_http_core_module));
+  auto* clcf =
+      static_cast<ngx_http_core_loc_conf_t*>(ngx_http_get_module_loc_conf(r, ngx_http_core_module));
   return clcf != nullptr ? to_view(clcf->name) : std::string_view();
 }
 
@@ -163,23 +149,18 @@ ngx_int_t queue_span(ngx_http_request_t* r) noexcept {
   set(Field::path, request_path(r));
   set(Field::host, to_view(r->headers_in.server));
   set(Field::client, to_view(r->connection->addr_text));
-  if (r->headers_in.user_agent != nullptr) set(Field::user_agent, to_view(r->headers_in.user_agent->value));
-  if (r->upstream_states != nullptr && r->upstream_states->nelts != 0) {
-    const auto* states = static_cast<const ngx_http_upstream_state_t*>(r->upstream_states->elts);
-    std::int64_t usec = 0;
-    for (ngx_uint_t i = 0; i < r->upstream_states->nelts; ++i) {
-      if (states[i].peer == nullptr) continue;  // a separator between upstream groups
-      usec += static_cast<std::int64_t>(states[i].response_time) * 1000;
-      set(Field::upstream_address, to_view(*states[i].peer));  // the last one tried
-      span.upstream_usec = usec;
-    }
+  if (r->headers_in.user_agent != nullptr)
+    set(Field::user_agent, to_view(r->headers_in.user_agent->value));
+  if (const UpstreamSummary upstream = upstream_summary(r); upstream.any) {
+    set(Field::upstream_address, to_view(*upstream.last_peer));
+    span.upstream_usec = static_cast<std::int64_t>(upstream.total_ms) * 1000;
   }
   if (ctx->request_id_ready) set(Field::request_id, to_view(ctx->request_id));
   set(Field::trace_state, to_view(ctx->tracestate));
 
   if (w->ring.push(span)) {
     w->counters->queued.fetch_add(1, std::memory_order_relaxed);
-    if (w->ring.pending() == w->batch) w->exporter.wake();
+    if (w->ring.pending() == w->exporter.config().batch) w->exporter.wake();
   } else {
     w->counters->dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
   }
@@ -187,8 +168,8 @@ ngx_int_t queue_span(ngx_http_request_t* r) noexcept {
 }
 
 TraceExportConf* export_conf(ngx_cycle_t* cycle) noexcept {
-  auto* mcf = static_cast<MainConf*>(
-      ngx_http_cycle_get_module_main_conf(cycle, ngx_http_captain_module));
+  auto* mcf =
+      static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_captain_module));
   return mcf != nullptr ? &mcf->trace_export : nullptr;
 }
 
@@ -265,8 +246,8 @@ char* set_trace_export(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept 
   tc->timeout = timeout;
 
   ngx_str_t zone_name = ngx_string("captain_trace_export");
-  tc->counters_zone = ngx_shared_memory_add(cf, &zone_name, kCountersZoneSize,
-                                            &ngx_http_captain_module);
+  tc->counters_zone =
+      ngx_shared_memory_add(cf, &zone_name, kCountersZoneSize, &ngx_http_captain_module);
   if (tc->counters_zone == nullptr) return conf_error();
   tc->counters_zone->init = init_counters_zone;
   return NGX_CONF_OK;
@@ -307,8 +288,7 @@ void start_trace_export(ngx_cycle_t* cycle) noexcept {
     std::string error;
     if (!w->exporter.start(&error)) {
       ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                    "captain_trace_export: could not start the export thread: %s",
-                    error.c_str());
+                    "captain_trace_export: could not start the export thread: %s", error.c_str());
       return;
     }
     g_worker_export = w.release();

@@ -76,11 +76,6 @@ void append_attributes(std::string& out, const std::vector<Attribute>& attribute
   out += ']';
 }
 
-// Span.flags (trace.proto): bits 0-7 the W3C trace-flags, bit 8 says bit 9 is known, bit 9 set
-// when the parent is remote.
-constexpr std::uint32_t kHasIsRemote = 0x100;
-constexpr std::uint32_t kIsRemote = 0x200;
-
 }  // namespace
 
 void append_span_json(std::string& out, const SpanData& s) {
@@ -96,8 +91,8 @@ void append_span_json(std::string& out, const SpanData& s) {
     out += ",\"traceState\":";
     append_json_string(out, s.trace_state);
   }
-  std::uint32_t flags = s.trace_flags | kHasIsRemote;
-  if (s.has_parent && s.parent_is_remote) flags |= kIsRemote;
+  std::uint32_t flags = s.trace_flags | kSpanFlagHasIsRemote;
+  if (s.has_parent && s.parent_is_remote) flags |= kSpanFlagIsRemote;
   out += ",\"flags\":";
   append_decimal(out, flags);
   out += ",\"name\":";

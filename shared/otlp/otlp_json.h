@@ -31,6 +31,11 @@ std::string traces_json_prefix(const Resource& resource, const Scope& scope);
 inline constexpr std::string_view kTracesJsonSuffix = "]}]}]}";
 void append_span_json(std::string& out, const SpanData& span);
 
+// Span.flags (trace.proto): bits 0-7 the W3C trace-flags, bit 8 says bit 9 is known, bit 9 set
+// when the parent is remote.
+inline constexpr std::uint32_t kSpanFlagHasIsRemote = 0x100;
+inline constexpr std::uint32_t kSpanFlagIsRemote = 0x200;
+
 // Pieces of a span object for encoders that do not build a SpanData first.
 void append_decimal(std::string& out, std::uint64_t value);
 template <std::size_t N>

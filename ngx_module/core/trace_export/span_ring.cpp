@@ -139,10 +139,11 @@ void append_server_span_json(std::string& out, const SpanRecord& r) {
     w.raw(",\"traceState\":");
     w.string(text(Field::trace_state));
   }
-  // Span.flags: the W3C flags, "is-remote is known" (0x100), and the parent is remote (0x200)
-  // when there is one: nginx's span is the first in this process.
+  // Span.flags: the W3C flags; a parent, when there is one, is remote: nginx's span is the
+  // first in this process.
   w.raw(",\"flags\":");
-  w.decimal(r.trace_flags | 0x100u | (r.has_parent ? 0x200u : 0u));
+  w.decimal(r.trace_flags | otlp::kSpanFlagHasIsRemote |
+            (r.has_parent ? otlp::kSpanFlagIsRemote : 0u));
 
   // Semantic conventions for HTTP server spans: "{method} {http.route}", or the method alone
   // when there is no route.
